@@ -45,7 +45,8 @@ public struct DNSMessage: Hashable, Sendable {
         additional = []
         edns = nil
         if additionalCount > 0 {
-            additional.reserveCapacity(min(additionalCount, reader.remaining / 11))
+            // No reserve: in a typical query the only additional record is OPT,
+            // which does not go into this array.
             for _ in 0..<additionalCount {
                 let recordStart = reader.offset
                 let name = try reader.readName()

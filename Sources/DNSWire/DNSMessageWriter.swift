@@ -67,7 +67,19 @@ public struct DNSMessageWriter {
     /// message unchanged, when they do not fit; other errors throw.
     /// `owner` replaces each record's name, for wildcard synthesis.
     @discardableResult
-    public mutating func append<Records: Sequence<ResourceRecord>>(_ records: Records, to section: MessageSection, owner: DNSName? = nil) throws(DNSWireError) -> Bool {
+    public mutating func append(_ records: [ResourceRecord], to section: MessageSection, owner: DNSName? = nil) throws(DNSWireError) -> Bool {
+        try appendAll(records, to: section, owner: owner)
+    }
+
+    /// Appends one record; see `append(_:to:owner:)`.
+    @discardableResult
+    public mutating func append(_ record: ResourceRecord, to section: MessageSection, owner: DNSName? = nil) throws(DNSWireError) -> Bool {
+        try appendAll(CollectionOfOne(record), to: section, owner: owner)
+    }
+
+    // Generic only inside the module, where it is specialised: called
+    // unspecialised from another module it allocated per record.
+    private mutating func appendAll<Records: Sequence<ResourceRecord>>(_ records: Records, to section: MessageSection, owner: DNSName?) throws(DNSWireError) -> Bool {
         precondition(section != .question && section >= self.section, "sections are written in order")
         self.section = section
         var added: UInt16 = 0
@@ -88,12 +100,6 @@ public struct DNSMessageWriter {
         case .question: break
         }
         return true
-    }
-
-    /// Appends one record; see `append(_:to:owner:)`.
-    @discardableResult
-    public mutating func append(_ record: ResourceRecord, to section: MessageSection, owner: DNSName? = nil) throws(DNSWireError) -> Bool {
-        try append(CollectionOfOne(record), to: section, owner: owner)
     }
 
     /// Writes the OPT record (if any), fills in counts, flags and rcode, and

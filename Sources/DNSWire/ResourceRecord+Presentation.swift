@@ -181,6 +181,7 @@ extension RecordData: CustomStringConvertible {
 
     static func parseRcode(_ text: String) -> ResponseCode? {
         if let value = UInt16(text) { return ResponseCode(rawValue: value) }
+        if text.uppercased().hasPrefix("RCODE"), let value = UInt16(text.dropFirst(5)) { return ResponseCode(rawValue: value) }
         return (0...23).map { ResponseCode(rawValue: $0) }.first { $0.description == text.uppercased() }
     }
 
