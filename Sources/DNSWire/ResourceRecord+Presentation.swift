@@ -30,8 +30,9 @@ extension ResourceRecord: CustomStringConvertible {
         self.init(name: owner, class: rrClass ?? .in, ttl: ttl ?? defaultTTL, data: data)
     }
 
-    /// A TTL: seconds, or BIND-style units (`1h30m`, `2d`).
-    static func parseTTL(_ text: String) -> UInt32? {
+    /// Parses a TTL as zone files write it: seconds, or BIND-style units
+    /// (`1h30m`, `2d`, `1w`). Nil when it is not one or exceeds 32 bits.
+    public static func parseTTL(_ text: String) -> UInt32? {
         if let plain = UInt32(text) { return plain }
         var total: UInt64 = 0
         var current: UInt64? = nil

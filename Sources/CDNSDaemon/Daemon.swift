@@ -1,0 +1,36 @@
+import DNSServer
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import ZoneStore
+
+/// Composes cdnsd's long-running parts into one `ServiceGroup` that stops
+/// gracefully on SIGINT and SIGTERM.
+public struct Daemon: Sendable {
+    public let configuration: CDNSConfiguration
+
+    public init(configuration: CDNSConfiguration) {
+        self.configuration = configuration
+    }
+
+    public func run() async throws {
+        let logger = Logger(label: "cdnsd")
+        if configuration.storage.engine != "memory" {
+            logger.warning("storage engine \(configuration.storage.engine) is not built yet; records live in memory and are lost on exit")
+        }
+        let store = try MemoryRecordStore(zones: configuration.zones)
+        let dns = DNSListener(
+            configuration: DNSListenerConfiguration(addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp),
+            store: store,
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "cdnsd.dns"))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: dns)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.info("cdnsd starting", metadata: ["config": "\(configuration.source)", "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))"])
+        try await group.run()
+        logger.info("cdnsd stopped")
+    }
+}

@@ -1,0 +1,192 @@
+import DNSWire
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import ZoneStore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where and how the DNS server listens.
+public struct DNSListenerConfiguration: Sendable {
+    /// Each address gets a UDP and/or a TCP listener on the same port. Port 0
+    /// picks a free port (the same one for UDP and TCP).
+    public var addresses: [SocketAddress]
+    public var udp: Bool
+    public var tcp: Bool
+    /// A TCP connection with no query for this long is closed.
+    public var tcpIdleTimeout: TimeAmount
+    /// TCP connections beyond this many are closed on accept.
+    public var maxTCPConnections: Int
+    /// EDNS UDP payload size advertised and honoured at most.
+    public var maxUDPPayload: UInt16
+
+    public init(addresses: [SocketAddress], udp: Bool = true, tcp: Bool = true, tcpIdleTimeout: TimeAmount = .seconds(10), maxTCPConnections: Int = 1000, maxUDPPayload: UInt16 = 1232) {
+        self.addresses = addresses
+        self.udp = udp
+        self.tcp = tcp
+        self.tcpIdleTimeout = tcpIdleTimeout
+        self.maxTCPConnections = maxTCPConnections
+        self.maxUDPPayload = maxUDPPayload
+    }
+}
+
+/// The authoritative DNS server as a ServiceLifecycle `Service`: UDP and TCP
+/// listeners on every configured address, answering from the store's current
+/// snapshot until graceful shutdown.
+///
+/// UDP uses one `SO_REUSEPORT` socket per event loop with vectored reads
+/// (`recvmmsg`) and batched writes (`sendmmsg`); TCP accepts on all loops.
+public final class DNSListener: Service, Sendable {
+    private let configuration: DNSListenerConfiguration
+    private let store: any RecordStore
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let bound = NIOLockedValueBox<[SocketAddress]?>(nil)
+    private let boundWaiters = NIOLockedValueBox<[CheckedContinuation<[SocketAddress], Never>]>([])
+
+    public init(configuration: DNSListenerConfiguration, store: any RecordStore, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.group = group
+        self.logger = logger
+    }
+
+    /// The addresses actually bound (ports resolved), once listening.
+    public func boundAddresses() async -> [SocketAddress] {
+        if let addresses = bound.withLockedValue({ $0 }) { return addresses }
+        return await withCheckedContinuation { continuation in
+            let ready: [SocketAddress]? = bound.withLockedValue { addresses in
+                if addresses == nil { boundWaiters.withLockedValue { $0.append(continuation) } }
+                return addresses
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    public func run() async throws {
+        let loops = Array(group.makeIterator())
+        let snapshot = await store.snapshot()
+        var caches: [SnapshotCache] = []
+        for loop in loops { caches.append(SnapshotCache(eventLoop: loop, snapshot: snapshot)) }
+        await store.subscribe(LoopSnapshotPublisher(caches: caches))
+
+        var channels: [any Channel] = []
+        var addresses: [SocketAddress] = []
+        do {
+            for address in configuration.addresses {
+                var resolved = address
+                if configuration.udp {
+                    for (index, cache) in caches.enumerated() {
+                        let channel = try await bindUDP(resolved, cache: cache)
+                        channels.append(channel)
+                        if index == 0, let local = channel.localAddress { resolved = local }
+                    }
+                }
+                if configuration.tcp {
+                    let channel = try await bindTCP(resolved, caches: caches)
+                    channels.append(channel)
+                    if let local = channel.localAddress { resolved = local }
+                }
+                addresses.append(resolved)
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            logger.error("DNS listener failed to bind", metadata: ["error": "\(error)"])
+            throw error
+        }
+        let protocols = [configuration.udp ? "udp" : nil, configuration.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+")
+        logger.info("DNS listening", metadata: [
+            "addresses": "\(addresses.map(Self.describe).joined(separator: ", "))",
+            "protocols": "\(protocols)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
+        ])
+        let waiters = bound.withLockedValue { current in
+            current = addresses
+            return boundWaiters.withLockedValue { waiting in
+                defer { waiting = [] }
+                return waiting
+            }
+        }
+        for waiter in waiters { waiter.resume(returning: addresses) }
+
+        try? await gracefulShutdown()
+        logger.info("DNS listener shutting down")
+        for channel in channels { try? await channel.close() }
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        switch address {
+        case .v6: "[\(address.ipAddress ?? "?")]:\(address.port ?? 0)"
+        default: "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        }
+    }
+
+    private func bindUDP(_ address: SocketAddress, cache: SnapshotCache) async throws -> any Channel {
+        let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
+        return try await DatagramBootstrap(group: cache.eventLoop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder, cache: cache))
+                }
+            }
+            .bind(to: address)
+            .get()
+    }
+
+    private func bindTCP(_ address: SocketAddress, caches: [SnapshotCache]) async throws -> any Channel {
+        let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
+        let limiter = ConnectionLimiter(limit: configuration.maxTCPConnections)
+        let idle = configuration.tcpIdleTimeout
+        let logger = logger
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                guard limiter.acquire() else {
+                    logger.warning("TCP connection limit reached; closing", metadata: ["limit": "\(limiter.limit)"])
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in limiter.release() }
+                guard let cache = caches.first(where: { $0.eventLoop === channel.eventLoop }) else {
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: idle),
+                        ByteToMessageHandler(DNSMessageFramer(), maximumBufferSize: 0x10000 + 2),
+                        TCPQueryHandler(responder: responder, cache: cache),
+                    ])
+                }
+            }
+            .bind(to: address)
+            .get()
+    }
+}
+
+/// Counts open TCP connections against a limit; touched once per connection.
+final class ConnectionLimiter: Sendable {
+    let limit: Int
+    private let open = NIOLockedValueBox(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() -> Bool {
+        open.withLockedValue { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func release() { open.withLockedValue { $0 -= 1 } }
+}

@@ -1,0 +1,65 @@
+import DNSWire
+import NIOCore
+import ZoneStore
+
+/// Splits a TCP stream into DNS messages by their 2-byte length prefix (RFC 1035 §4.2.2).
+struct DNSMessageFramer: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+              buffer.readableBytes >= 2 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 2)
+        guard let message = buffer.readSlice(length: Int(length)) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(message))
+        return .continue
+    }
+}
+
+/// Answers each framed query on a connection in order, and closes the
+/// connection when it has been idle too long.
+final class TCPQueryHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    private let responder: QueryResponder
+    private let cache: SnapshotCache
+    private var pending = false
+
+    init(responder: QueryResponder, cache: SnapshotCache) {
+        self.responder = responder
+        self.cache = cache
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let query = unwrapInboundIn(data)
+        var response = context.channel.allocator.buffer(capacity: 2 + responder.bufferSize(for: .tcp))
+        response.writeInteger(UInt16(0))
+        guard responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response) else { return }
+        response.setInteger(UInt16(response.readableBytes - 2), at: response.readerIndex)
+        context.write(wrapOutboundOut(response), promise: nil)
+        pending = true
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pending {
+            pending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A framing error or reset ends this connection only.
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,8 @@
+import CDNSDaemon
+
+@main
+enum CDNSMain {
+    static func main() async {
+        await CDNSCommand.main()
+    }
+}

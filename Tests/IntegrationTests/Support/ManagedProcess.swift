@@ -1,0 +1,52 @@
+import Foundation
+
+/// A program started by a test: output goes to files, and `stop()` ends it
+/// by PID (TERM, then KILL), so nothing outlives the test.
+final class ManagedProcess: @unchecked Sendable {
+    // @unchecked: the Process is touched only by the test that owns it.
+    let process = Process()
+    let name: String
+    let outputPath: String
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: TemporaryDirectory) throws {
+        name = URL(fileURLWithPath: executable).lastPathComponent
+        outputPath = directory.url.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(4)).log").path
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Sends TERM and waits up to `grace` seconds, then KILL. Returns the exit status.
+    @discardableResult
+    func stop(grace: Double = 5) -> Int32 {
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Runs a program to completion and returns its status and output.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 30) throws -> (status: Int32, output: String) {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let process = try ManagedProcess(executable, arguments, environment: environment, directory: directory)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let status = process.stop(grace: 1)
+        return (status, process.output)
+    }
+}

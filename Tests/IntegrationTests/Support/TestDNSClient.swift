@@ -1,0 +1,116 @@
+import DNSWire
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal blocking DNS client over loopback sockets, for tests only:
+/// exact bytes in, exact bytes out, always to an explicit server.
+enum TestDNSClient {
+    static func address(_ host: String, _ port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        return address
+    }
+
+    static func setTimeout(_ socket: Int32, _ seconds: Double) {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Sends one datagram and returns the first reply, or throws on timeout.
+    static func udp(_ query: [UInt8], port: UInt16, host: String = "127.0.0.1", timeout: Double = 2) throws -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSetupError("socket() failed") }
+        defer { close(fd) }
+        setTimeout(fd, timeout)
+        var target = address(host, port)
+        let sent = withUnsafePointer(to: &target) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard sent == query.count else { throw TestSetupError("sendto failed") }
+        var reply = [UInt8](repeating: 0, count: 65535)
+        let received = recv(fd, &reply, reply.count, 0)
+        guard received > 0 else { throw TestSetupError("no UDP reply from \(host):\(port) within \(timeout)s") }
+        return Array(reply[0..<received])
+    }
+
+    /// Sends each query on one TCP connection and returns the replies in order.
+    static func tcp(_ queries: [[UInt8]], port: UInt16, host: String = "127.0.0.1", timeout: Double = 3) throws -> [[UInt8]] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSetupError("socket() failed") }
+        defer { close(fd) }
+        setTimeout(fd, timeout)
+        var target = address(host, port)
+        let connected = withUnsafePointer(to: &target) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestSetupError("cannot connect to \(host):\(port)") }
+        var stream: [UInt8] = []
+        for query in queries { stream += [UInt8(query.count >> 8), UInt8(query.count & 0xFF)] + query }
+        guard send(fd, stream, stream.count, 0) == stream.count else { throw TestSetupError("send failed") }
+        var replies: [[UInt8]] = []
+        for _ in queries {
+            let prefix = try readExactly(fd, 2)
+            replies.append(try readExactly(fd, Int(prefix[0]) << 8 | Int(prefix[1])))
+        }
+        return replies
+    }
+
+    static func tcp(_ query: [UInt8], port: UInt16, host: String = "127.0.0.1") throws -> [UInt8] {
+        try tcp([query], port: port, host: host)[0]
+    }
+
+    private static func readExactly(_ fd: Int32, _ count: Int) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: max(count, 1))
+        while result.count < count {
+            let received = recv(fd, &chunk, count - result.count, 0)
+            guard received > 0 else { throw TestSetupError("TCP stream ended after \(result.count) of \(count) bytes") }
+            result += chunk[0..<received]
+        }
+        return result
+    }
+
+    /// A loopback port free for both UDP and TCP right now.
+    static func freePort() throws -> UInt16 {
+        for _ in 0..<20 {
+            let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var any = address("127.0.0.1", 0)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &any) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(udp, $0, length) == 0 && getsockname(udp, $0, &length) == 0 }
+            }
+            let port = UInt16(bigEndian: any.sin_port)
+            let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var same = address("127.0.0.1", port)
+            let tcpBound = withUnsafePointer(to: &same) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            close(udp)
+            close(tcp)
+            if bound && tcpBound && port > 1024 { return port }
+        }
+        throw TestSetupError("no free loopback port")
+    }
+
+    /// Waits until a server on `port` answers an SOA query for `zone` over UDP and TCP.
+    static func waitUntilServing(port: UInt16, zone: DNSName, process: ManagedProcess? = nil, timeout: Double = 20) throws {
+        let query = try DNSMessage(header: DNSHeader(id: 1), questions: [Question(name: zone, type: .soa)]).encode()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let process, !process.isRunning {
+                throw TestSetupError("\(process.name) exited early:\n\(process.output)")
+            }
+            if let reply = try? udp(query, port: port, timeout: 0.2), (try? DNSMessage(decoding: reply))?.answers.isEmpty == false,
+               (try? tcp(query, port: port)) != nil {
+                return
+            }
+            usleep(50_000)
+        }
+        throw TestSetupError("nothing answered on 127.0.0.1:\(port) within \(timeout)s\n\(process?.output ?? "")")
+    }
+}
