@@ -19,18 +19,28 @@ public struct Daemon: Sendable {
             logger.warning("storage engine \(configuration.storage.engine) is not built yet; records live in memory and are lost on exit")
         }
         let store = try MemoryRecordStore(zones: configuration.zones)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: CPUAffinity.usableCPUs)
         let dns = DNSListener(
             configuration: DNSListenerConfiguration(addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp),
             store: store,
-            group: MultiThreadedEventLoopGroup.singleton,
+            group: eventLoops,
             logger: Logger(label: "cdnsd.dns"))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: dns)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        logger.info("cdnsd starting", metadata: ["config": "\(configuration.source)", "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))"])
-        try await group.run()
+        logger.info("cdnsd starting", metadata: [
+            "config": "\(configuration.source)", "event_loops": "\(CPUAffinity.usableCPUs)",
+            "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))",
+        ])
+        do {
+            try await group.run()
+        } catch {
+            try? await eventLoops.shutdownGracefully()
+            throw error
+        }
+        try? await eventLoops.shutdownGracefully()
         logger.info("cdnsd stopped")
     }
 }

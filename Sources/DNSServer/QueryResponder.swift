@@ -32,6 +32,13 @@ public struct QueryResponder: Sendable {
     /// Writes the response to `query` into `output` and returns its length, or
     /// nil when the datagram deserves no answer (too short, or a response).
     public func respond(to query: UnsafeRawBufferPointer, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer) -> Int? {
+        var scratch = Answer(rcode: .noError, authoritative: true)
+        return respond(to: query, snapshot: snapshot, transport: transport, into: output, scratch: &scratch)
+    }
+
+    /// `respond(to:snapshot:transport:into:)` with an `Answer` the caller keeps
+    /// between queries, so that its arrays are not allocated per query.
+    public func respond(to query: UnsafeRawBufferPointer, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, scratch: inout Answer) -> Int? {
         guard query.count >= 12, query[2] & 0x80 == 0 else { return nil }
         let message: DNSMessage
         do {
@@ -39,7 +46,7 @@ public struct QueryResponder: Sendable {
         } catch {
             return bareError(.formErr, query: query, into: output)
         }
-        return answer(message, snapshot: snapshot, transport: transport, into: output)
+        return answer(message, snapshot: snapshot, transport: transport, into: output, result: &scratch)
     }
 
     /// Header-only error reply for a query that could not be decoded.
@@ -55,7 +62,7 @@ public struct QueryResponder: Sendable {
         }
     }
 
-    func answer(_ query: DNSMessage, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer) -> Int? {
+    func answer(_ query: DNSMessage, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, result: inout Answer) -> Int? {
         var header = DNSHeader(id: query.header.id, flags: [.response], opcode: query.header.opcode)
         header.flags.formUnion(query.header.flags.intersection([.recursionDesired, .checkingDisabled]))
         var maxSize = 0xFFFF
@@ -64,23 +71,20 @@ public struct QueryResponder: Sendable {
         }
         let question = query.questions.count == 1 ? query.questions[0] : nil
 
-        let result: Answer
         if query.header.opcode != .query {
-            header.rcode = .notImp
-            result = Answer(rcode: .notImp, authoritative: false)
+            result.reset(rcode: .notImp)
         } else if let edns = query.edns, edns.version != 0 {
-            header.rcode = .badVers
-            result = Answer(rcode: .badVers, authoritative: false)
+            result.reset(rcode: .badVers)
         } else if let question {
             if question.type == .axfr || question.type == .ixfr {
-                result = Answer(rcode: transport == .udp ? .notImp : .refused, authoritative: false)
+                result.reset(rcode: transport == .udp ? .notImp : .refused)
             } else if question.qClass != .in {
-                result = .refused
+                result.refuse()
             } else {
-                result = snapshot.lookup(question.name, type: question.type)
+                snapshot.lookup(question.name, type: question.type, into: &result)
             }
         } else {
-            result = Answer(rcode: .formErr, authoritative: false)
+            result.reset(rcode: .formErr)
         }
         header.rcode = result.rcode
         if result.authoritative { header.flags.insert(.authoritative) }
@@ -124,12 +128,12 @@ public struct QueryResponder: Sendable {
 extension QueryResponder {
     /// Appends the response to `query` to `response`; false when the query
     /// deserves no answer. The handlers' one way into the responder.
-    func respond(to query: ByteBuffer, snapshot: ZoneSnapshot, transport: DNSTransport, appendingTo response: inout ByteBuffer) -> Bool {
+    func respond(to query: ByteBuffer, snapshot: ZoneSnapshot, transport: DNSTransport, appendingTo response: inout ByteBuffer, scratch: inout Answer) -> Bool {
         var answered = false
         let size = bufferSize(for: transport)
         _ = query.withUnsafeReadableBytes { bytes in
             response.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { output in
-                guard let length = respond(to: bytes, snapshot: snapshot, transport: transport, into: output) else { return 0 }
+                guard let length = respond(to: bytes, snapshot: snapshot, transport: transport, into: output, scratch: &scratch) else { return 0 }
                 answered = true
                 return length
             }

@@ -26,6 +26,8 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private let responder: QueryResponder
     private let cache: SnapshotCache
     private var pending = false
+    /// Reused for every query on this channel: no per-query arrays.
+    private var scratch = Answer(rcode: .noError, authoritative: true)
 
     init(responder: QueryResponder, cache: SnapshotCache) {
         self.responder = responder
@@ -36,7 +38,7 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         let query = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: 2 + responder.bufferSize(for: .tcp))
         response.writeInteger(UInt16(0))
-        guard responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response) else { return }
+        guard responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response, scratch: &scratch) else { return }
         response.setInteger(UInt16(response.readableBytes - 2), at: response.readerIndex)
         context.write(wrapOutboundOut(response), promise: nil)
         pending = true

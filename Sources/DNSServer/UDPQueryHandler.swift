@@ -11,6 +11,8 @@ final class UDPQueryHandler: ChannelInboundHandler {
     private let responder: QueryResponder
     private let cache: SnapshotCache
     private var pending = false
+    /// Reused for every query on this channel: no per-query arrays.
+    private var scratch = Answer(rcode: .noError, authoritative: true)
 
     init(responder: QueryResponder, cache: SnapshotCache) {
         self.responder = responder
@@ -20,7 +22,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: responder.bufferSize(for: .udp))
-        guard responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response) else { return }
+        guard responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch) else { return }
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)), promise: nil)
         pending = true
     }

@@ -9,8 +9,19 @@ extension ZoneSnapshot {
     /// chains through our own zones, NXDOMAIN and NODATA with the SOA
     /// (RFC 2308), minimal ANY (RFC 8482), REFUSED outside our zones.
     public func lookup(_ name: DNSName, type: RRType) -> Answer {
-        guard var zone = zone(containing: name) else { return .refused }
         var answer = Answer(rcode: .noError, authoritative: true)
+        lookup(name, type: type, into: &answer)
+        return answer
+    }
+
+    /// `lookup(_:type:)` into an `Answer` the caller reuses: its arrays keep
+    /// their capacity, so a server answering query after query allocates nothing here.
+    public func lookup(_ name: DNSName, type: RRType, into answer: inout Answer) {
+        answer.reset()
+        guard var zone = zone(containing: name) else {
+            answer.refuse()
+            return
+        }
         var current = name
         var chain = 0
         while true {
@@ -20,9 +31,9 @@ extension ZoneSnapshot {
                 if chain == 0 {
                     answer.authoritative = false
                     answer.authority.append(AnswerRRset(cut))
-                    answer.additional = zone.addresses(of: cut)
+                    zone.appendAddresses(of: cut, to: &answer.additional)
                 }
-                return answer
+                return
             }
             var owner: DNSName? = nil
             var node = zone.nodes[current]
@@ -33,17 +44,17 @@ extension ZoneSnapshot {
                 } else {
                     answer.rcode = .nxDomain
                     answer.authority.append(AnswerRRset(zone.negativeSOA))
-                    return answer
+                    return
                 }
             }
-            guard let node else { return answer }
+            guard let node else { return }
 
             if type != .cname, let cname = node.rrset(.cname) {
                 answer.answer.append(AnswerRRset(cname, owner: owner))
                 guard case .cname(let target)? = cname.records.first?.data, chain < Self.maxCNAMEChain - 1,
                       !answer.answer.contains(where: { ($0.owner ?? $0.rrset.name) == target }),
-                      let next = self.zone(containing: target) else { return answer }
-                if type == .any { return answer }
+                      let next = self.zone(containing: target) else { return }
+                if type == .any { return }
                 zone = next
                 current = target
                 chain += 1
@@ -52,11 +63,11 @@ extension ZoneSnapshot {
             let found: RRset? = type == .any ? node.rrsets.first : node.rrset(type)
             guard let found else {
                 answer.authority.append(AnswerRRset(zone.negativeSOA))
-                return answer
+                return
             }
             answer.answer.append(AnswerRRset(found, owner: owner))
-            answer.additional = zone.addresses(of: found)
-            return answer
+            zone.appendAddresses(of: found, to: &answer.additional)
+            return
         }
     }
 }
@@ -88,8 +99,8 @@ extension ZoneIndex {
 
     /// A and AAAA of the in-zone names an NS, MX or SRV RRset points at, as
     /// additional data (RFC 1034 §4.3.2 step 6).
-    func addresses(of rrset: RRset) -> [AnswerRRset] {
-        var result: [AnswerRRset] = []
+    func appendAddresses(of rrset: RRset, to result: inout [AnswerRRset]) {
+        guard rrset.type == .ns || rrset.type == .mx || rrset.type == .srv else { return }
         for record in rrset.records {
             let target: DNSName
             switch record.data {
@@ -105,6 +116,5 @@ extension ZoneIndex {
                 }
             }
         }
-        return result
     }
 }

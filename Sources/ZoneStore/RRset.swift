@@ -55,4 +55,29 @@ public struct Answer: Sendable, Hashable {
     /// For names in none of our zones: never an open resolver. Carries EDE 20
     /// "Not Authoritative", as Knot does.
     public static let refused = Answer(rcode: .refused, authoritative: false, extendedError: 20)
+
+    /// Back to an empty authoritative NOERROR, keeping the arrays' capacity.
+    public mutating func reset() {
+        rcode = .noError
+        authoritative = true
+        answer.removeAll(keepingCapacity: true)
+        authority.removeAll(keepingCapacity: true)
+        additional.removeAll(keepingCapacity: true)
+        extendedError = nil
+    }
+
+    /// An empty non-authoritative answer with `rcode` (errors), keeping the arrays' capacity.
+    public mutating func reset(rcode: ResponseCode) {
+        reset()
+        self.rcode = rcode
+        authoritative = false
+    }
+
+    /// Turns this into `refused`, keeping the arrays' capacity.
+    public mutating func refuse() {
+        reset()
+        rcode = .refused
+        authoritative = false
+        extendedError = Answer.refused.extendedError
+    }
 }

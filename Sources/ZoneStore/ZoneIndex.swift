@@ -3,8 +3,9 @@ import DNSWire
 /// One zone's records arranged for lookup: a hash map from owner name to the
 /// RRsets there, with empty non-terminals present as nodes without data, and
 /// wildcards also filed under their parent so that a miss finds its source
-/// of synthesis without building a name.
-public struct ZoneIndex: Sendable {
+/// of synthesis without building a name. A final class: a query takes one
+/// reference to it instead of copying its fields.
+public final class ZoneIndex: Sendable {
     struct Node: Sendable {
         /// Sorted by type, so ANY's minimal answer is the lowest type (as Knot).
         var rrsets: [RRset]
@@ -21,9 +22,9 @@ public struct ZoneIndex: Sendable {
     public let soa: ResourceRecord
     /// The SOA as negative answers carry it: TTL = min(SOA TTL, minimum) (RFC 2308 §3).
     let negativeSOA: RRset
-    var nodes: [DNSName: Node]
+    let nodes: [DNSName: Node]
     /// `*.X` nodes keyed by X.
-    var wildcards: [DNSName: Node]
+    let wildcards: [DNSName: Node]
     let hasDelegations: Bool
 
     /// Builds the index. Records must be inside `origin`; exactly one SOA at the apex.
