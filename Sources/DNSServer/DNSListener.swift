@@ -48,7 +48,6 @@ public final class DNSListener: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let bound = NIOLockedValueBox<[SocketAddress]?>(nil)
-    private let boundWaiters = NIOLockedValueBox<[CheckedContinuation<[SocketAddress], Never>]>([])
 
     public init(configuration: DNSListenerConfiguration, store: any RecordStore, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.configuration = configuration
@@ -57,17 +56,9 @@ public final class DNSListener: Service, Sendable {
         self.logger = logger
     }
 
-    /// The addresses actually bound (ports resolved), once listening.
-    public func boundAddresses() async -> [SocketAddress] {
-        if let addresses = bound.withLockedValue({ $0 }) { return addresses }
-        return await withCheckedContinuation { continuation in
-            let ready: [SocketAddress]? = bound.withLockedValue { addresses in
-                if addresses == nil { boundWaiters.withLockedValue { $0.append(continuation) } }
-                return addresses
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
+    /// The addresses actually bound (ports resolved), or nil before `run()`
+    /// has bound them: how an embedder listening on port 0 learns its port.
+    public var boundAddresses: [SocketAddress]? { bound.withLockedValue { $0 } }
 
     public func run() async throws {
         let loops = Array(group.makeIterator())
@@ -105,14 +96,7 @@ public final class DNSListener: Service, Sendable {
             "addresses": "\(addresses.map(Self.describe).joined(separator: ", "))",
             "protocols": "\(protocols)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
         ])
-        let waiters = bound.withLockedValue { current in
-            current = addresses
-            return boundWaiters.withLockedValue { waiting in
-                defer { waiting = [] }
-                return waiting
-            }
-        }
-        for waiter in waiters { waiter.resume(returning: addresses) }
+        bound.withLockedValue { $0 = addresses }
 
         try? await gracefulShutdown()
         logger.info("DNS listener shutting down")

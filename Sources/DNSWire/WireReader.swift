@@ -72,8 +72,7 @@ struct WireReader: ~Copyable {
             switch lengthByte & 0xC0 {
             case 0x00:
                 if lengthByte == 0 {
-                    if resumeAt == nil { resumeAt = position &+ 1 }
-                    return DNSName(copyingValidated: bytes, from: offset, labelBytes: length, endOffset: &self.offset, resumeAt: resumeAt!)
+                    return DNSName(copyingValidated: bytes, from: offset, labelBytes: length, endOffset: &self.offset, resumeAt: resumeAt ?? position &+ 1)
                 }
                 guard position &+ 1 &+ lengthByte <= bytes.count else {
                     throw DNSWireError(.truncated, at: position, "label runs past the end")
