@@ -24,6 +24,16 @@ let package = Package(
             ],
             path: "Benchmarks/DNSWireCodec",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "QueryResponder",
+            dependencies: [
+                .product(name: "DNSServer", package: root),
+                .product(name: "ZoneStore", package: root),
+                .product(name: "DNSWire", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/QueryResponder",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ],
     swiftLanguageModes: [.v6]
 )
