@@ -18,7 +18,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "DNSWire"),
-        .target(name: "ZoneStore", dependencies: ["DNSWire"]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "ZoneStore", dependencies: ["DNSWire", "CSQLite"]),
         .target(
             name: "DNSServer",
             dependencies: [
@@ -50,9 +51,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        .executableTarget(name: "StoreCrashWriter", dependencies: ["DNSWire", "ZoneStore"], path: "Tests/StoreCrashWriter"),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire"]),
+            dependencies: ["DNSWire", "ZoneStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

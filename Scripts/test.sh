@@ -8,15 +8,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# package:program pairs; a package is installed when its program is missing.
+# package:program or package:/path pairs; a package is installed when its
+# program (or file) is missing.
 requirements=(
+    libsqlite3-dev:/usr/include/sqlite3.h
     bind9-dnsutils:dig
     knot:knotd
     knot-dnsutils:kdig
 )
 missing=()
 for pair in "${requirements[@]}"; do
-    command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
+    need="${pair#*:}"
+    if [[ "$need" == /* ]]; then
+        [ -e "$need" ] || missing+=("${pair%%:*}")
+    else
+        command -v "$need" >/dev/null 2>&1 || missing+=("${pair%%:*}")
+    fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: installing ${missing[*]}"

@@ -15,10 +15,7 @@ public struct Daemon: Sendable {
 
     public func run() async throws {
         let logger = Logger(label: "cdnsd")
-        if configuration.storage.engine != "memory" {
-            logger.warning("storage engine \(configuration.storage.engine) is not built yet; records live in memory and are lost on exit")
-        }
-        let store = try MemoryRecordStore(zones: configuration.zones)
+        let store = try await StoreSetup.open(configuration, logger: logger)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: CPUAffinity.usableCPUs)
         let dns = DNSListener(
             configuration: DNSListenerConfiguration(addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp),
@@ -27,7 +24,12 @@ public struct Daemon: Sendable {
             logger: Logger(label: "cdnsd.dns"))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: dns)],
+                services: [
+                    .init(service: dns),
+                    .init(service: ChallengeExpiryService(
+                        store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
+                        logger: Logger(label: "cdnsd.expiry"))),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("cdnsd starting", metadata: [

@@ -4,7 +4,7 @@ import DNSWire
 public struct ZoneStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Backing: Hashable, Sendable {
-            case outOfZone, noSuchZone, duplicateZone, cnameConflict, badRecord
+            case outOfZone, noSuchZone, duplicateZone, cnameConflict, badRecord, storage, conflict
         }
         let backing: Backing
 
@@ -18,6 +18,10 @@ public struct ZoneStoreError: Error, Hashable, Sendable, CustomStringConvertible
         public static let cnameConflict = Code(backing: .cnameConflict)
         /// A record that cannot be served (OPT, TSIG, meta types, SOA below the apex).
         public static let badRecord = Code(backing: .badRecord)
+        /// The backend could not read or write (disk, database, schema).
+        public static let storage = Code(backing: .storage)
+        /// The item clashes with one that exists (a taken username or subdomain).
+        public static let conflict = Code(backing: .conflict)
 
         public var description: String {
             switch backing {
@@ -26,6 +30,8 @@ public struct ZoneStoreError: Error, Hashable, Sendable, CustomStringConvertible
             case .duplicateZone: "duplicateZone"
             case .cnameConflict: "cnameConflict"
             case .badRecord: "badRecord"
+            case .storage: "storage"
+            case .conflict: "conflict"
             }
         }
     }

@@ -10,7 +10,7 @@ import ZoneStore
 @Suite("Channel handlers")
 struct ChannelHandlerTests {
     static func snapshot() async throws -> ZoneSnapshot {
-        await (try MemoryRecordStore(zones: [QueryResponderTests.zone])).snapshot()
+        await (try await ZoneRecordStore(zones: [QueryResponderTests.zone])).snapshot()
     }
 
     static func query(id: UInt16, _ name: DNSName) throws -> [UInt8] {
@@ -64,7 +64,7 @@ struct ChannelHandlerTests {
 
     @Test("a published snapshot replaces an older one, never the reverse")
     func snapshotUpdates() async throws {
-        let store = try MemoryRecordStore(zones: [QueryResponderTests.zone])
+        let store = try await ZoneRecordStore(zones: [QueryResponderTests.zone])
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let old = await store.snapshot()
         let cache = SnapshotCache(eventLoop: loop, snapshot: old)

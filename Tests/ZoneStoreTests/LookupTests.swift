@@ -35,7 +35,7 @@ struct LookupTests {
     let snapshot: ZoneSnapshot
 
     init() async throws {
-        snapshot = await (try MemoryRecordStore(zones: [Self.zone, Self.second])).snapshot()
+        snapshot = await (try await ZoneRecordStore(zones: [Self.zone, Self.second])).snapshot()
     }
 
     func names(_ rrsets: [AnswerRRset]) -> [String] { rrsets.flatMap(\.records).map(\.description) }
@@ -140,42 +140,5 @@ struct LookupTests {
             let answer = snapshot.lookup(name, type: .a)
             #expect(answer.rcode == .refused && !answer.authoritative && answer.answer.isEmpty)
         }
-    }
-}
-
-@Suite("Memory store")
-struct MemoryStoreTests {
-    actor Recorder: SnapshotSubscriber {
-        var serials: [UInt32] = []
-        func apply(_ snapshot: ZoneSnapshot) async { serials.append(snapshot["svc.test."]?.serial ?? 0) }
-    }
-
-    @Test func changesPublishSnapshotsAndRaiseTheSerial() async throws {
-        let store = try MemoryRecordStore(zones: [LookupTests.zone])
-        let recorder = Recorder()
-        await store.subscribe(recorder)
-        let txt = try ResourceRecord(presentation: "_acme-challenge.www.svc.test. 60 TXT \"token-1\"")
-        try await store.add([txt])
-        #expect(await store.snapshot().lookup("_acme-challenge.www.svc.test.", type: .txt).answer.first?.records == [txt])
-        let second = try ResourceRecord(presentation: "_acme-challenge.www.svc.test. 60 TXT \"token-2\"")
-        try await store.add([second])
-        #expect(await store.snapshot().lookup("_acme-challenge.www.svc.test.", type: .txt).answer.first?.records.count == 2)
-        try await store.remove([txt])
-        #expect(await store.snapshot().lookup("_acme-challenge.www.svc.test.", type: .txt).answer.first?.records == [second])
-        #expect(await recorder.serials == [7, 8, 9, 10])
-    }
-
-    @Test func writesOutsideOurZonesFailAndChangeNothing() async throws {
-        let store = try MemoryRecordStore(zones: [LookupTests.zone])
-        let outside = try ResourceRecord(presentation: "x.example.com. 60 TXT \"no\"")
-        await #expect(throws: ZoneStoreError.self) { try await store.add([outside]) }
-        #expect(await store.snapshot()["svc.test."]?.serial == 7)
-    }
-
-    @Test func cnameNextToOtherDataIsRejected() async throws {
-        let store = try MemoryRecordStore(zones: [LookupTests.zone])
-        let clash = try ResourceRecord(presentation: "alias.svc.test. 60 TXT \"clash\"")
-        await #expect { try await store.add([clash]) } throws: { ($0 as? ZoneStoreError)?.code == .cnameConflict }
-        #expect(await store.snapshot().lookup("alias.svc.test.", type: .txt).answer.first?.rrset.type == .cname)
     }
 }

@@ -28,7 +28,7 @@ let benchmarks: @Sendable () -> Void = {
     ]
     for (name, bytes) in cases {
         Benchmark("respond \(name)") { benchmark in
-            let snapshot = await (try MemoryRecordStore(zones: [zone])).snapshot()
+            let snapshot = await (try await ZoneRecordStore(zones: [zone])).snapshot()
             let responder = QueryResponder()
             var scratch = Answer(rcode: .noError, authoritative: true)
             var output = [UInt8](repeating: 0, count: 1232)

@@ -26,11 +26,14 @@ enum Programs {
     }
 
     /// The cdnsd binary built beside this test bundle.
-    static var cdnsd: String {
+    static var cdnsd: String { built("cdnsd") }
+
+    /// An executable of this package, built beside this test bundle.
+    static func built(_ product: String) -> String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let besideTests = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("cdnsd").path
+        let besideTests = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(product).path
         if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
-        return repositoryRoot.appendingPathComponent(".build/debug/cdnsd").path
+        return repositoryRoot.appendingPathComponent(".build/debug/\(product)").path
     }
 
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

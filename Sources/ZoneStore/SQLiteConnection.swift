@@ -1,0 +1,104 @@
+import CSQLite
+
+/// A value bound to or read from an SQL statement.
+enum SQLValue: Sendable, Hashable {
+    case integer(Int64)
+    case text(String)
+    case null
+
+    var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
+    var text: String? { if case .text(let value) = self { value } else { nil } }
+}
+
+/// One connection to an SQLite file through the system libsqlite3, with its
+/// prepared statements kept for reuse. Not thread-safe: its owner serialises use.
+final class SQLiteConnection {
+    private var handle: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+    let path: String
+
+    /// Opens (creating if needed) the file in WAL mode with a busy timeout;
+    /// `synchronous = FULL` so that a committed transaction survives power loss.
+    init(path: String) throws(ZoneStoreError) {
+        self.path = path
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        guard sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            handle = nil
+            throw ZoneStoreError(.storage, "cannot open SQLite database \(path): \(message)")
+        }
+        sqlite3_busy_timeout(handle, 5000)
+        try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
+
+    private func failure(_ what: String) -> ZoneStoreError {
+        ZoneStoreError(.storage, "SQLite \(path): \(what): \(String(cString: sqlite3_errmsg(handle)))")
+    }
+
+    /// Runs one or more statements without parameters (schema, pragmas).
+    func execute(_ sql: String) throws(ZoneStoreError) {
+        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw failure(sql) }
+    }
+
+    /// Runs a statement with parameters and returns its rows.
+    @discardableResult
+    func run(_ sql: String, _ parameters: [SQLValue] = []) throws(ZoneStoreError) -> [[SQLValue]] {
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (index, parameter) in parameters.enumerated() {
+            let position = Int32(index + 1)
+            let status: Int32
+            switch parameter {
+            case .integer(let value): status = sqlite3_bind_int64(statement, position, value)
+            case .text(let value): status = sqlite3_bind_text(statement, position, value, -1, Self.transient)
+            case .null: status = sqlite3_bind_null(statement, position)
+            }
+            guard status == SQLITE_OK else { throw failure("binding parameter \(position)") }
+        }
+        var rows: [[SQLValue]] = []
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { return rows }
+            guard status == SQLITE_ROW else { throw failure(sql) }
+            rows.append((0..<sqlite3_column_count(statement)).map { column in
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
+                case SQLITE_NULL: return .null
+                default: return .text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "")
+                }
+            })
+        }
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if it throws.
+    func transaction(_ body: () throws(ZoneStoreError) -> Void) throws(ZoneStoreError) {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            try body()
+            try execute("COMMIT")
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func prepared(_ sql: String) throws(ZoneStoreError) -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw failure("preparing \(sql)") }
+        statements[sql] = statement
+        return statement
+    }
+
+    /// SQLITE_TRANSIENT, a macro Swift does not import: SQLite copies the bytes.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}

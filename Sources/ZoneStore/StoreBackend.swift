@@ -1,0 +1,19 @@
+import DNSWire
+
+/// Where a `ZoneRecordStore` keeps its data durably. The store validates a
+/// change, hands it to the backend, and applies and publishes it only once
+/// `apply` has returned: what the store acknowledges survives a crash.
+public protocol StoreBackend: Sendable {
+    /// Reads everything kept, creating or migrating the storage first.
+    func load() async throws(ZoneStoreError) -> StoredState
+
+    /// Makes `change` and the zone serials it raised durable, all or nothing.
+    func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError)
+}
+
+/// Keeps nothing: for tests and embedding, where data may die with the process.
+public struct MemoryBackend: StoreBackend {
+    public init() {}
+    public func load() async throws(ZoneStoreError) -> StoredState { StoredState() }
+    public func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError) {}
+}

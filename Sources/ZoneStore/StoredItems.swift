@@ -1,0 +1,87 @@
+import DNSWire
+
+/// A TXT value published for an ACME dns-01 challenge: any number per name,
+/// each owned by the account or credential that wrote it, and removed on its
+/// own once it expires so that forgotten cleanups do not pile up.
+public struct ChallengeRecord: Sendable, Hashable {
+    /// `_acme-challenge.www.svc.dev.` or an acme-dns account's full domain.
+    public var name: DNSName
+    /// The TXT value, 43 characters for ACME.
+    public var value: String
+    /// The acme-dns username or API credential name that wrote it.
+    public var owner: String
+    /// Unix seconds.
+    public var createdAt: Int64
+    /// Unix seconds after which the record is removed.
+    public var expiresAt: Int64
+
+    public init(name: DNSName, value: String, owner: String, createdAt: Int64, expiresAt: Int64) {
+        self.name = name
+        self.value = value
+        self.owner = owner
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// An acme-dns account: its credentials and the one subdomain it may update.
+public struct Account: Sendable, Hashable {
+    public var username: String
+    /// bcrypt (`$2a$…`), as acme-dns stores it.
+    public var passwordHash: String
+    /// The label under the zone, e.g. a UUID.
+    public var subdomain: String
+    /// CIDRs updates may come from; empty allows all.
+    public var allowFrom: [String]
+
+    public init(username: String, passwordHash: String, subdomain: String, allowFrom: [String]) {
+        self.username = username
+        self.passwordHash = passwordHash
+        self.subdomain = subdomain
+        self.allowFrom = allowFrom
+    }
+}
+
+/// A credential for the lego httpreq API: which names it may publish
+/// challenges for and from where.
+public struct APICredential: Sendable, Hashable {
+    public var name: String
+    /// bcrypt of the secret.
+    public var secretHash: String
+    /// Name patterns such as `*.team.svc.dev`.
+    public var allowedNames: [String]
+    /// CIDRs requests may come from; empty allows all.
+    public var allowedSources: [String]
+
+    public init(name: String, secretHash: String, allowedNames: [String], allowedSources: [String]) {
+        self.name = name
+        self.secretHash = secretHash
+        self.allowedNames = allowedNames
+        self.allowedSources = allowedSources
+    }
+}
+
+/// Everything a backend keeps, as loaded at start.
+public struct StoredState: Sendable {
+    public var records: [ResourceRecord] = []
+    public var challenges: [ChallengeRecord] = []
+    public var accounts: [Account] = []
+    public var credentials: [APICredential] = []
+    /// The last serial published per zone apex.
+    public var serials: [DNSName: UInt32] = [:]
+
+    public init() {}
+}
+
+/// One durable change. A backend applies each one whole or not at all.
+public enum StoreChange: Sendable {
+    case addRecords([ResourceRecord])
+    case removeRecords([ResourceRecord])
+    case replaceRRset(name: DNSName, type: RRType, records: [ResourceRecord])
+    case addChallenge(ChallengeRecord)
+    case removeChallenge(name: DNSName, value: String)
+    case expireChallenges(before: Int64)
+    case putAccount(Account)
+    case putCredential(APICredential)
+    case removeCredential(name: String)
+}

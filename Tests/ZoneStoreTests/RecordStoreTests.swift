@@ -1,0 +1,156 @@
+import DNSWire
+import Foundation
+import Testing
+import ZoneStore
+
+/// One suite, run unchanged against every backend.
+@Suite("Record store")
+struct RecordStoreTests {
+    enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
+        case memory, sqlite
+        var description: String { rawValue }
+    }
+
+    /// A store on `backend`; SQLite files live in a fresh directory.
+    struct Fixture {
+        let directory: URL
+        let backend: Backend
+
+        init(_ backend: Backend) throws {
+            self.backend = backend
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("cdnsd-store-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+
+        var path: String { directory.appendingPathComponent("cdnsd.sqlite").path }
+
+        func open(zones: [ZoneConfiguration] = [LookupTests.zone]) async throws -> ZoneRecordStore {
+            switch backend {
+            case .memory: try await ZoneRecordStore(zones: zones, backend: MemoryBackend(), challengeTTL: 60)
+            case .sqlite: try await ZoneRecordStore(zones: zones, backend: try SQLiteBackend(path: path), challengeTTL: 60)
+            }
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    actor Recorder: SnapshotSubscriber {
+        var serials: [UInt32] = []
+        func apply(_ snapshot: ZoneSnapshot) async { serials.append(snapshot["svc.test."]?.serial ?? 0) }
+    }
+
+    static func txt(_ store: ZoneRecordStore, _ name: DNSName) async -> [String] {
+        await store.snapshot().lookup(name, type: .txt).answer.flatMap(\.records).compactMap {
+            if case .txt(let txt) = $0.data { txt.joinedText } else { nil }
+        }.sorted()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func recordsArePublishedAndRaiseTheSerial(backend: Backend) async throws {
+        let fixture = try Fixture(backend)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        let recorder = Recorder()
+        await store.subscribe(recorder)
+        let first = try ResourceRecord(presentation: "dyn.svc.test. 60 A 192.0.2.1")
+        let second = try ResourceRecord(presentation: "dyn.svc.test. 60 A 192.0.2.2")
+        try await store.add([first, second])
+        #expect(await store.snapshot().lookup("dyn.svc.test.", type: .a).answer.first?.records.count == 2)
+        try await store.remove([first])
+        #expect(await store.snapshot().lookup("dyn.svc.test.", type: .a).answer.first?.records == [second])
+        try await store.replaceRRset(name: "dyn.svc.test.", type: .a, with: [first])
+        #expect(await store.snapshot().lookup("dyn.svc.test.", type: .a).answer.first?.records == [first])
+        #expect(await recorder.serials == [7, 8, 9, 10])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func challengesServeEveryValueAndExpire(backend: Backend) async throws {
+        let fixture = try Fixture(backend)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        let name: DNSName = "_acme-challenge.www.svc.test."
+        for (index, value) in ["value-1", "value-2", "value-3"].enumerated() {
+            try await store.addChallenge(ChallengeRecord(name: name, value: value, owner: "lego", createdAt: 1000, expiresAt: 2000 + Int64(index)))
+        }
+        #expect(await Self.txt(store, name) == ["value-1", "value-2", "value-3"], "every live value, not just two")
+        #expect(await store.snapshot().lookup(name, type: .txt).answer.first?.records.first?.ttl == 60)
+        #expect(try await store.removeChallenge(name: name, value: "value-2"))
+        #expect(try await store.removeChallenge(name: name, value: "value-2") == false)
+        #expect(await Self.txt(store, name) == ["value-1", "value-3"])
+        let serial = await store.snapshot()["svc.test."]?.serial ?? 0
+        #expect(try await store.removeExpiredChallenges(now: 2000) == 1)
+        #expect(await Self.txt(store, name) == ["value-3"])
+        #expect(await store.snapshot()["svc.test."]?.serial == serial + 1, "expiry moves the serial")
+        #expect(try await store.removeExpiredChallenges(now: 2000) == 0)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func accountsAndCredentials(backend: Backend) async throws {
+        let fixture = try Fixture(backend)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        let account = Account(username: "u1", passwordHash: "$2a$10$abcdefghijklmnopqrstuu", subdomain: "sub-1", allowFrom: ["10.0.0.0/8", "192.168.1.0/24"])
+        try await store.putAccount(account)
+        #expect(await store.account(username: "u1") == account)
+        await #expect { try await store.putAccount(Account(username: "u2", passwordHash: "x", subdomain: "sub-1", allowFrom: [])) } throws: {
+            ($0 as? ZoneStoreError)?.code == .conflict
+        }
+        let credential = APICredential(name: "traefik", secretHash: "$2b$12$hash", allowedNames: ["*.team.svc.test"], allowedSources: ["10.0.0.0/8"])
+        try await store.putCredential(credential)
+        #expect(await store.credential(name: "traefik") == credential)
+        #expect(try await store.removeCredential(name: "traefik"))
+        #expect(await store.credentials().isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func rejectedChangesLeaveNothingBehind(backend: Backend) async throws {
+        let fixture = try Fixture(backend)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        let clash = try ResourceRecord(presentation: "alias.svc.test. 60 TXT \"clash\"")
+        await #expect { try await store.add([clash]) } throws: { ($0 as? ZoneStoreError)?.code == .cnameConflict }
+        await #expect { try await store.addChallenge(ChallengeRecord(name: "x.example.com.", value: "v", owner: "o", createdAt: 0, expiresAt: 1)) } throws: {
+            ($0 as? ZoneStoreError)?.code == .noSuchZone
+        }
+        #expect(await store.snapshot()["svc.test."]?.serial == 7)
+        if backend == .sqlite {
+            let reopened = try await fixture.open()
+            #expect(await reopened.challenges().isEmpty)
+            #expect(await reopened.snapshot().lookup("alias.svc.test.", type: .txt).answer.first?.rrset.type == .cname)
+        }
+    }
+
+    @Test("restarting on the same SQLite file serves the same records and accounts, with a higher serial")
+    func sqliteSurvivesRestart() async throws {
+        let fixture = try Fixture(.sqlite)
+        defer { fixture.remove() }
+        do {
+            let store = try await fixture.open()
+            try await store.add([try ResourceRecord(presentation: "kept.svc.test. 60 A 192.0.2.9")])
+            try await store.addChallenge(ChallengeRecord(name: "_acme-challenge.kept.svc.test.", value: "token", owner: "lego", createdAt: 1, expiresAt: .max))
+            try await store.putAccount(Account(username: "u", passwordHash: "h", subdomain: "s", allowFrom: []))
+            try await store.putCredential(APICredential(name: "c", secretHash: "h", allowedNames: ["*.svc.test"], allowedSources: []))
+            #expect(await store.snapshot()["svc.test."]?.serial == 9)
+        }
+        let reopened = try await fixture.open()
+        #expect(await reopened.snapshot().lookup("kept.svc.test.", type: .a).answer.first?.records.map(\.description) == ["kept.svc.test. 60 IN A 192.0.2.9"])
+        #expect(await Self.txt(reopened, "_acme-challenge.kept.svc.test.") == ["token"])
+        #expect(await reopened.account(username: "u")?.subdomain == "s")
+        #expect(await reopened.credential(name: "c")?.allowedNames == ["*.svc.test"])
+        #expect((await reopened.snapshot()["svc.test."]?.serial ?? 0) > 9, "serials never go back")
+    }
+
+    @Test("records of a zone no longer configured are kept but not served")
+    func orphansAreKept() async throws {
+        let fixture = try Fixture(.sqlite)
+        defer { fixture.remove() }
+        do {
+            let store = try await fixture.open(zones: [LookupTests.zone, LookupTests.second])
+            try await store.add([try ResourceRecord(presentation: "x.second.test. 60 A 192.0.2.3")])
+        }
+        let withoutSecond = try await fixture.open(zones: [LookupTests.zone])
+        #expect(await withoutSecond.orphanedRecords == 1)
+        let back = try await fixture.open(zones: [LookupTests.zone, LookupTests.second])
+        #expect(await back.snapshot().lookup("x.second.test.", type: .a).answer.count == 1)
+    }
+}
