@@ -34,6 +34,15 @@ let package = Package(
             ],
             path: "Benchmarks/QueryResponder",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "ZoneStoreBenchmarks",
+            dependencies: [
+                .product(name: "ZoneStore", package: root),
+                .product(name: "DNSWire", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ZoneStore",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ],
     swiftLanguageModes: [.v6]
 )
