@@ -9,6 +9,8 @@ import DNSWire
 /// subscriber with the zone's SOA serial raised, and only then returns.
 public actor ZoneRecordStore: RecordStore {
     private let configurations: [DNSName: ZoneConfiguration]
+    /// Each zone's configured records other than the SOA, by owner name.
+    private let staticRecords: [DNSName: [DNSName: [ResourceRecord]]]
     private let backend: any StoreBackend
     /// TTL of the TXT records served for challenges.
     public nonisolated let challengeTTL: UInt32
@@ -28,6 +30,11 @@ public actor ZoneRecordStore: RecordStore {
             configurations[zone.origin] = zone
         }
         self.configurations = configurations
+        var staticRecords: [DNSName: [DNSName: [ResourceRecord]]] = [:]
+        for (origin, zone) in configurations {
+            staticRecords[origin] = Dictionary(grouping: try zone.validatedRecords().filter { $0.type != .soa }, by: \.name)
+        }
+        self.staticRecords = staticRecords
         self.backend = backend
         self.challengeTTL = challengeTTL
         var loaded = try await backend.load()
@@ -146,28 +153,44 @@ public actor ZoneRecordStore: RecordStore {
 
     // MARK: Commit
 
-    /// Validates `next` by building the touched zones, makes the change
+    /// Validates `next` by re-indexing the touched names, makes the change
     /// durable, then swaps state and publishes. On any error nothing changes.
     private func commit(_ change: StoreChange, _ next: StoredState, touching names: [DNSName]) async throws(ZoneStoreError) {
         var next = next
-        var origins: [DNSName] = []
+        var byZone: [DNSName: Set<DNSName>] = [:]
         for name in names {
             guard let zone = current.zone(containing: name) else {
                 throw ZoneStoreError(.noSuchZone, name: name, "\(name) is in no zone served here")
             }
-            if !origins.contains(zone.origin) { origins.append(zone.origin) }
+            byZone[zone.origin, default: []].insert(name)
         }
         var snapshot = current
-        for origin in origins {
-            next.serials[origin] = (next.serials[origin] ?? 0) &+ 1
-            snapshot = snapshot.replacing(try Self.index(origin, configurations: configurations, state: next, challengeTTL: challengeTTL))
+        for (origin, touched) in byZone {
+            guard let configuration = configurations[origin], let index = current[origin] else { continue }
+            let serial = (next.serials[origin] ?? configuration.serial) &+ 1
+            next.serials[origin] = serial
+            let updated = try index.updating(touched, soa: configuration.soa(serial: serial)) { name in
+                records(at: name, origin: origin, state: next)
+            }
+            snapshot = snapshot.replacing(updated)
         }
-        let raised = next.serials.filter { origins.contains($0.key) }
+        let raised = next.serials.filter { byZone[$0.key] != nil }
         try await backend.apply(change, serials: raised)
         state = next
-        if origins.isEmpty { return }
+        if byZone.isEmpty { return }
         current = snapshot
         for subscriber in subscribers { await subscriber.apply(snapshot) }
+    }
+
+    /// Everything served at `name` in zone `origin` except the SOA: static,
+    /// dynamic and challenge records.
+    private func records(at name: DNSName, origin: DNSName, state: StoredState) -> [ResourceRecord] {
+        var records = staticRecords[origin]?[name] ?? []
+        records += state.records.filter { $0.name == name }
+        for challenge in state.challenges where challenge.name == name {
+            records.append(ResourceRecord(name: challenge.name, ttl: challengeTTL, data: .txt(TXT(text: challenge.value))))
+        }
+        return records
     }
 
     /// One zone's index from its configuration and the stored items inside it.

@@ -47,6 +47,22 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("memory addChallenge, zone of 100,000 records", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5))) { benchmark in
+        var big = zone
+        big.records = Array(hundredThousand.dropFirst())
+        let store = try await ZoneRecordStore(zones: [big])
+        var sequence = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            sequence += 1
+            let name = try DNSName("_acme-challenge.w\(sequence % 50).svc.bench.")
+            try await store.addChallenge(ChallengeRecord(name: name, value: "v\(sequence)", owner: "bench", createdAt: 0, expiresAt: .max))
+            try await store.removeChallenge(name: name, value: "v\(sequence)")
+        }
+        benchmark.stopMeasurement()
+        withExtendedLifetime(store) {}
+    }
+
     Benchmark("ZoneIndex rebuild, 100,000 records", configuration: .init(metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal], maxDuration: .seconds(20), maxIterations: 5)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try ZoneIndex(origin: zone.origin, records: hundredThousand))
