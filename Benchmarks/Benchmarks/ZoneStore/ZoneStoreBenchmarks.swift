@@ -19,46 +19,36 @@ func temporaryDatabase() -> String {
     return directory.appendingPathComponent("bench.sqlite").path
 }
 
+/// Publishes and removes challenge values, `iterations` times: two durable writes each.
+func addAndRemove(_ store: ZoneRecordStore, _ iterations: Range<Int>) async throws {
+    for sequence in iterations {
+        let name = try DNSName("_acme-challenge.w\(sequence % 50).svc.bench.")
+        try await store.addChallenge(ChallengeRecord(name: name, value: "v\(sequence)", owner: "bench", createdAt: 0, expiresAt: .max))
+        try await store.removeChallenge(name: name, value: "v\(sequence)")
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark("SQLite addChallenge (durable write)", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5))) { benchmark in
         let path = temporaryDatabase()
         let store = try await ZoneRecordStore(zones: [zone], backend: try SQLiteBackend(path: path))
-        var sequence = 0
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            sequence += 1
-            // Remove after add keeps the zone small, so this measures the write, not the rebuild.
-            let name = try DNSName("_acme-challenge.w\(sequence % 50).svc.bench.")
-            try await store.addChallenge(ChallengeRecord(name: name, value: "v\(sequence)", owner: "bench", createdAt: 0, expiresAt: .max))
-            try await store.removeChallenge(name: name, value: "v\(sequence)")
-        }
+        try await addAndRemove(store, benchmark.scaledIterations)
         benchmark.stopMeasurement()
         try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
     Benchmark("memory addChallenge", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(3))) { benchmark in
         let store = try await ZoneRecordStore(zones: [zone])
-        var sequence = 0
-        for _ in benchmark.scaledIterations {
-            sequence += 1
-            let name = try DNSName("_acme-challenge.w\(sequence % 50).svc.bench.")
-            try await store.addChallenge(ChallengeRecord(name: name, value: "v\(sequence)", owner: "bench", createdAt: 0, expiresAt: .max))
-            try await store.removeChallenge(name: name, value: "v\(sequence)")
-        }
+        try await addAndRemove(store, benchmark.scaledIterations)
     }
 
     Benchmark("memory addChallenge, zone of 100,000 records", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5))) { benchmark in
         var big = zone
         big.records = Array(hundredThousand.dropFirst())
         let store = try await ZoneRecordStore(zones: [big])
-        var sequence = 0
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            sequence += 1
-            let name = try DNSName("_acme-challenge.w\(sequence % 50).svc.bench.")
-            try await store.addChallenge(ChallengeRecord(name: name, value: "v\(sequence)", owner: "bench", createdAt: 0, expiresAt: .max))
-            try await store.removeChallenge(name: name, value: "v\(sequence)")
-        }
+        try await addAndRemove(store, benchmark.scaledIterations)
         benchmark.stopMeasurement()
         withExtendedLifetime(store) {}
     }
