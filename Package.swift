@@ -15,11 +15,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "DNSWire"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "ZoneStore", dependencies: ["DNSWire", "CSQLite"]),
+        .target(
+            name: "ZoneStorePostgres",
+            dependencies: [
+                "DNSWire", "ZoneStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "DNSServer",
             dependencies: [
@@ -32,7 +40,7 @@ let package = Package(
         .target(
             name: "CDNSDaemon",
             dependencies: [
-                "DNSWire", "ZoneStore", "DNSServer",
+                "DNSWire", "ZoneStore", "ZoneStorePostgres", "DNSServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -42,7 +50,16 @@ let package = Package(
             ]),
         .executableTarget(name: "cdnsd", dependencies: ["CDNSDaemon"]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], resources: [.copy("Vectors")]),
-        .testTarget(name: "ZoneStoreTests", dependencies: ["ZoneStore", "DNSWire"]),
+        .target(
+            name: "CDNSTestSupport",
+            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/CDNSTestSupport"),
+        .testTarget(
+            name: "ZoneStoreTests",
+            dependencies: [
+                "ZoneStore", "ZoneStorePostgres", "DNSWire", "CDNSTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "DNSServerTests",
             dependencies: [
@@ -51,10 +68,13 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        .executableTarget(name: "StoreCrashWriter", dependencies: ["DNSWire", "ZoneStore"], path: "Tests/StoreCrashWriter"),
+        .executableTarget(
+            name: "StoreCrashWriter",
+            dependencies: ["DNSWire", "ZoneStore", "ZoneStorePostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/StoreCrashWriter"),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire", "ZoneStore"]),
+            dependencies: ["DNSWire", "ZoneStore", "ZoneStorePostgres", "CDNSTestSupport", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 # program (or file) is missing.
 requirements=(
     libsqlite3-dev:/usr/include/sqlite3.h
+    postgresql:/usr/lib/postgresql
     bind9-dnsutils:dig
     knot:knotd
     knot-dnsutils:kdig
@@ -30,6 +31,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# PostgreSQL for the store tests: a throw-away cluster on a loopback high
+# port, owned by the postgres user (initdb refuses root), stopped by PID.
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pgdir=$(mktemp -d /tmp/cdnsd-pg.XXXXXX)
+chown postgres "$pgdir"
+pgport=$(( 30000 + RANDOM % 20000 ))
+stop_postgres() {
+    if [ -f "$pgdir/data/postmaster.pid" ]; then
+        kill -INT "$(head -n 1 "$pgdir/data/postmaster.pid")" 2>/dev/null || true
+        for _ in $(seq 50); do [ -f "$pgdir/data/postmaster.pid" ] || break; sleep 0.1; done
+    fi
+    rm -rf "$pgdir"
+}
+trap stop_postgres EXIT
+su postgres -s /bin/sh -c "$pgbin/initdb -D $pgdir/data -A trust -U postgres" >"$pgdir/initdb.log" 2>&1
+su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $pgdir/data -l $pgdir/postgres.log -w -o '-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=on' start" >/dev/null
+export CDNS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pgport/postgres"
+echo "test.sh: PostgreSQL on 127.0.0.1:$pgport (pid $(head -n 1 "$pgdir/data/postmaster.pid"))"
 
 export CDNS_REQUIRE_INTEGRATION=1
 swift build --build-tests

@@ -15,7 +15,8 @@ public struct Daemon: Sendable {
 
     public func run() async throws {
         let logger = Logger(label: "cdnsd")
-        let store = try await StoreSetup.open(configuration, logger: logger)
+        let storage = try await StoreSetup.open(configuration, logger: logger)
+        let store = storage.store
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: CPUAffinity.usableCPUs)
         let dns = DNSListener(
             configuration: DNSListenerConfiguration(addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp),
@@ -29,7 +30,7 @@ public struct Daemon: Sendable {
                     .init(service: ChallengeExpiryService(
                         store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
                         logger: Logger(label: "cdnsd.expiry"))),
-                ],
+                ] + storage.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("cdnsd starting", metadata: [
@@ -39,9 +40,11 @@ public struct Daemon: Sendable {
         do {
             try await group.run()
         } catch {
+            await storage.shutdown()
             try? await eventLoops.shutdownGracefully()
             throw error
         }
+        await storage.shutdown()
         try? await eventLoops.shutdownGracefully()
         logger.info("cdnsd stopped")
     }

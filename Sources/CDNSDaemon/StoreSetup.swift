@@ -1,11 +1,22 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import ZoneStore
+import ZoneStorePostgres
 
-/// Opens the store `[storage]` asks for.
-enum StoreSetup {
-    static func open(_ configuration: CDNSConfiguration, logger: Logger) async throws -> ZoneRecordStore {
+/// Opens the store `[storage]` asks for, with the services it needs running.
+struct StoreSetup {
+    let store: ZoneRecordStore
+    /// Long-running parts of the backend (PostgreSQL's change feed).
+    let services: [any Service]
+    /// Stops what `open` started outside the service group.
+    let shutdown: @Sendable () async -> Void
+
+    static func open(_ configuration: CDNSConfiguration, logger: Logger) async throws -> StoreSetup {
+        var services: [any Service] = []
+        var shutdown: @Sendable () async -> Void = {}
         let backend: any StoreBackend
+        var postgres: PostgresBackend? = nil
         switch configuration.storage.engine {
         case "memory":
             logger.warning("storage engine memory: records and accounts are lost when cdnsd stops")
@@ -22,14 +33,46 @@ enum StoreSetup {
             backend = try SQLiteBackend(path: path)
             logger.info("storage: SQLite", metadata: ["path": "\(path)"])
         default:
-            throw ConfigurationError(source: configuration.source, key: "storage.engine", value: "\"\(configuration.storage.engine)\"",
-                                     reason: "the PostgreSQL backend is not built yet; use sqlite or memory")
+            guard !configuration.storage.url.isEmpty else {
+                throw ConfigurationError(source: configuration.source, key: "storage.url", value: "\"\"",
+                                         reason: "engine postgres needs url = \"postgres://user:password@host:port/database\"")
+            }
+            let client = try PostgresBackend(url: configuration.storage.url, logger: Logger(label: "cdnsd.postgres"))
+            // The pool must run before the store loads; it stops after the service group.
+            let pool = Task { await client.run() }
+            shutdown = { pool.cancel() }
+            postgres = client
+            backend = client
+            logger.info("storage: PostgreSQL", metadata: ["replica": "\(client.replicaID)"])
         }
         let store = try await ZoneRecordStore(zones: configuration.zones, backend: backend, challengeTTL: configuration.challenge.ttl)
+        if let postgres { services.append(PostgresChangeFeed(backend: postgres, store: store, logger: Logger(label: "cdnsd.postgres"))) }
         let orphans = await store.orphanedRecords
         if orphans > 0 {
             logger.warning("stored records outside every configured zone are kept but not served", metadata: ["count": "\(orphans)"])
         }
-        return store
+        return StoreSetup(store: store, services: services, shutdown: shutdown)
+    }
+}
+
+/// Reloads the store whenever another replica writes to the shared
+/// PostgreSQL database, and after every reconnect.
+struct PostgresChangeFeed: Service {
+    let backend: PostgresBackend
+    let store: ZoneRecordStore
+    let logger: Logger
+
+    func run() async throws {
+        let store = store
+        let logger = logger
+        await cancelWhenGracefulShutdown {
+            await backend.followChanges {
+                do {
+                    try await store.reload()
+                } catch {
+                    logger.error("reloading from PostgreSQL failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 }

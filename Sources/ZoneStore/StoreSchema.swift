@@ -5,8 +5,8 @@
 /// Records are kept in presentation form (`ResourceRecord.description`),
 /// which DNSWire prints and parses back exactly (its fuzz target checks
 /// that), so a row is readable with the `sqlite3` or `psql` tool.
-enum StoreSchema {
-    static let migrations: [String] = [
+public enum StoreSchema {
+    public static let migrations: [String] = [
         """
         CREATE TABLE records (
             name TEXT NOT NULL,
@@ -45,6 +45,6 @@ enum StoreSchema {
 
     /// Lists are stored as one text column, comma-separated (CIDRs and name
     /// patterns contain no commas).
-    static func join(_ list: [String]) -> String { list.joined(separator: ",") }
-    static func split(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
+    public static func join(_ list: [String]) -> String { list.joined(separator: ",") }
+    public static func split(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
 }

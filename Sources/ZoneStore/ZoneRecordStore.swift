@@ -53,6 +53,23 @@ public actor ZoneRecordStore: RecordStore {
             + loaded.challenges.filter { current.zone(containing: $0.name) == nil }.count
     }
 
+    /// Reads everything from the backend again and republishes: how a
+    /// replica picks up what another replica wrote (PostgreSQL NOTIFY), or
+    /// resynchronises after losing its connection. Serials never go back.
+    public func reload() async throws(ZoneStoreError) {
+        var loaded = try await backend.load()
+        for (origin, zone) in configurations {
+            loaded.serials[origin] = max(loaded.serials[origin] ?? zone.serial, state.serials[origin] ?? zone.serial)
+        }
+        var snapshot = current
+        for origin in configurations.keys {
+            snapshot = snapshot.replacing(try Self.index(origin, configurations: configurations, state: loaded, challengeTTL: challengeTTL))
+        }
+        state = loaded
+        current = snapshot
+        for subscriber in subscribers { await subscriber.apply(snapshot) }
+    }
+
     // MARK: RecordStore
 
     public func snapshot() -> ZoneSnapshot { current }

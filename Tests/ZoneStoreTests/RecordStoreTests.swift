@@ -1,37 +1,56 @@
 import DNSWire
 import Foundation
+import Logging
+import CDNSTestSupport
 import Testing
 import ZoneStore
+import ZoneStorePostgres
 
 /// One suite, run unchanged against every backend.
 @Suite("Record store")
 struct RecordStoreTests {
     enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
-        case memory, sqlite
+        case memory, sqlite, postgres
         var description: String { rawValue }
+
+        /// PostgreSQL runs when `Scripts/test.sh` started one, and must when integration is required.
+        static var available: [Backend] {
+            PostgresTestDatabase.serverURL != nil || ProcessInfo.processInfo.environment["CDNS_REQUIRE_INTEGRATION"] == "1"
+                ? allCases : [.memory, .sqlite]
+        }
     }
 
-    /// A store on `backend`; SQLite files live in a fresh directory.
-    struct Fixture {
+    /// A store on `backend`: SQLite files in a fresh directory, PostgreSQL in a fresh database.
+    final class Fixture: Sendable {
         let directory: URL
         let backend: Backend
+        let database: String?
+        let tasks = TaskBox()
 
-        init(_ backend: Backend) throws {
+        init(_ backend: Backend) async throws {
             self.backend = backend
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("cdnsd-store-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            database = backend == .postgres ? try await PostgresTestDatabase.create() : nil
         }
 
         var path: String { directory.appendingPathComponent("cdnsd.sqlite").path }
 
         func open(zones: [ZoneConfiguration] = [LookupTests.zone]) async throws -> ZoneRecordStore {
             switch backend {
-            case .memory: try await ZoneRecordStore(zones: zones, backend: MemoryBackend(), challengeTTL: 60)
-            case .sqlite: try await ZoneRecordStore(zones: zones, backend: try SQLiteBackend(path: path), challengeTTL: 60)
+            case .memory: return try await ZoneRecordStore(zones: zones, backend: MemoryBackend(), challengeTTL: 60)
+            case .sqlite: return try await ZoneRecordStore(zones: zones, backend: try SQLiteBackend(path: path), challengeTTL: 60)
+            case .postgres:
+                let postgres = try PostgresBackend(url: try #require(database), logger: Logger(label: "test.postgres"))
+                tasks.add(Task { await postgres.run() })
+                return try await ZoneRecordStore(zones: zones, backend: postgres, challengeTTL: 60)
             }
         }
 
-        func remove() { try? FileManager.default.removeItem(at: directory) }
+        func remove() {
+            tasks.cancelAll()
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     actor Recorder: SnapshotSubscriber {
@@ -45,9 +64,9 @@ struct RecordStoreTests {
         }.sorted()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func recordsArePublishedAndRaiseTheSerial(backend: Backend) async throws {
-        let fixture = try Fixture(backend)
+        let fixture = try await Fixture(backend)
         defer { fixture.remove() }
         let store = try await fixture.open()
         let recorder = Recorder()
@@ -63,9 +82,9 @@ struct RecordStoreTests {
         #expect(await recorder.serials == [7, 8, 9, 10])
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func challengesServeEveryValueAndExpire(backend: Backend) async throws {
-        let fixture = try Fixture(backend)
+        let fixture = try await Fixture(backend)
         defer { fixture.remove() }
         let store = try await fixture.open()
         let name: DNSName = "_acme-challenge.www.svc.test."
@@ -84,9 +103,9 @@ struct RecordStoreTests {
         #expect(try await store.removeExpiredChallenges(now: 2000) == 0)
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func accountsAndCredentials(backend: Backend) async throws {
-        let fixture = try Fixture(backend)
+        let fixture = try await Fixture(backend)
         defer { fixture.remove() }
         let store = try await fixture.open()
         let account = Account(username: "u1", passwordHash: "$2a$10$abcdefghijklmnopqrstuu", subdomain: "sub-1", allowFrom: ["10.0.0.0/8", "192.168.1.0/24"])
@@ -102,9 +121,9 @@ struct RecordStoreTests {
         #expect(await store.credentials().isEmpty)
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.available)
     func rejectedChangesLeaveNothingBehind(backend: Backend) async throws {
-        let fixture = try Fixture(backend)
+        let fixture = try await Fixture(backend)
         defer { fixture.remove() }
         let store = try await fixture.open()
         let clash = try ResourceRecord(presentation: "alias.svc.test. 60 TXT \"clash\"")
@@ -113,7 +132,7 @@ struct RecordStoreTests {
             ($0 as? ZoneStoreError)?.code == .noSuchZone
         }
         #expect(await store.snapshot()["svc.test."]?.serial == 7)
-        if backend == .sqlite {
+        if backend != .memory {
             let reopened = try await fixture.open()
             #expect(await reopened.challenges().isEmpty)
             #expect(await reopened.snapshot().lookup("alias.svc.test.", type: .txt).answer.first?.rrset.type == .cname)
@@ -122,7 +141,7 @@ struct RecordStoreTests {
 
     @Test("restarting on the same SQLite file serves the same records and accounts, with a higher serial")
     func sqliteSurvivesRestart() async throws {
-        let fixture = try Fixture(.sqlite)
+        let fixture = try await Fixture(.sqlite)
         defer { fixture.remove() }
         do {
             let store = try await fixture.open()
@@ -142,7 +161,7 @@ struct RecordStoreTests {
 
     @Test("records of a zone no longer configured are kept but not served")
     func orphansAreKept() async throws {
-        let fixture = try Fixture(.sqlite)
+        let fixture = try await Fixture(.sqlite)
         defer { fixture.remove() }
         do {
             let store = try await fixture.open(zones: [LookupTests.zone, LookupTests.second])
