@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "DNSWire", targets: ["DNSWire"]),
         .library(name: "ZoneStore", targets: ["ZoneStore"]),
+        .library(name: "ZoneStorePostgres", targets: ["ZoneStorePostgres"]),
         .library(name: "DNSServer", targets: ["DNSServer"]),
         .executable(name: "cdnsd", targets: ["cdnsd"]),
     ],

@@ -38,6 +38,7 @@ let package = Package(
             name: "ZoneStoreBenchmarks",
             dependencies: [
                 .product(name: "ZoneStore", package: root),
+                .product(name: "ZoneStorePostgres", package: root),
                 .product(name: "DNSWire", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],

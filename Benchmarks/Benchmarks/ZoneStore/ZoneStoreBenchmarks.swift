@@ -1,7 +1,9 @@
 import Benchmark
 import DNSWire
 import Foundation
+import Logging
 import ZoneStore
+import ZoneStorePostgres
 
 /// Store costs the storage issue asks for: durable writes per second, and
 /// what 100,000 records cost to index and to hold.
@@ -36,6 +38,19 @@ let benchmarks: @Sendable () -> Void = {
         try await addAndRemove(store, benchmark.scaledIterations)
         benchmark.stopMeasurement()
         try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    // PostgreSQL when CDNS_BENCH_POSTGRES_URL names a database to use (its tables are created there).
+    if let url = ProcessInfo.processInfo.environment["CDNS_BENCH_POSTGRES_URL"] {
+        Benchmark("PostgreSQL addChallenge (durable write)", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5))) { benchmark in
+            let backend = try PostgresBackend(url: url, logger: Logger(label: "bench"))
+            let pool = Task { await backend.run() }
+            let store = try await ZoneRecordStore(zones: [zone], backend: backend)
+            benchmark.startMeasurement()
+            try await addAndRemove(store, benchmark.scaledIterations)
+            benchmark.stopMeasurement()
+            pool.cancel()
+        }
     }
 
     Benchmark("memory addChallenge", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(3))) { benchmark in
