@@ -11,6 +11,10 @@ public struct CDNSConfiguration: Sendable {
         public var listen: [SocketAddress]
         public var udp: Bool
         public var tcp: Bool
+        /// Seconds a TCP connection may stay without a query.
+        public var tcpIdleTimeout: Int
+        /// Open TCP connections beyond this are closed on accept.
+        public var tcpConnections: Int
     }
 
     public struct API: Sendable {
@@ -61,7 +65,7 @@ public struct CDNSConfiguration: Sendable {
     public var source: String
 
     static let sections: [String: Set<String>] = [
-        "dns": ["listen", "protocol"],
+        "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections"],
         "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url"],
@@ -150,7 +154,12 @@ public struct CDNSConfiguration: Sendable {
             listen.append(address)
         }
         let proto = try dnsSection.choice("protocol", default: "both", among: ["both", "udp", "tcp"])
-        dns = DNS(listen: listen, udp: proto != "tcp", tcp: proto != "udp")
+        let idleText = try dnsSection.string("tcp_idle_timeout", default: "10s")
+        guard let idle = Self.duration(idleText), idle > 0 else {
+            throw dnsSection.error("tcp_idle_timeout", .string(idleText), "expected a duration such as 10s or 2m")
+        }
+        dns = DNS(listen: listen, udp: proto != "tcp", tcp: proto != "udp", tcpIdleTimeout: idle,
+                  tcpConnections: try dnsSection.int("tcp_connections", default: 1000, range: 1...1_000_000))
 
         var zones: [ZoneConfiguration] = []
         switch root["zone"] {

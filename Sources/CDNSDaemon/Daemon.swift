@@ -19,7 +19,9 @@ public struct Daemon: Sendable {
         let store = storage.store
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: CPUAffinity.usableCPUs)
         let dns = DNSListener(
-            configuration: DNSListenerConfiguration(addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp),
+            configuration: DNSListenerConfiguration(
+                addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp,
+                tcpIdleTimeout: .seconds(Int64(configuration.dns.tcpIdleTimeout)), maxTCPConnections: configuration.dns.tcpConnections),
             store: store,
             group: eventLoops,
             logger: Logger(label: "cdnsd.dns"))

@@ -42,6 +42,21 @@ struct DaemonTests {
         #expect(try ask("google.com.", .a, port: server.port).header.rcode == .refused)
     }
 
+    @Test("an idle TCP connection is closed after [dns] tcp_idle_timeout, and a busy one kept")
+    func tcpIdleTimeout() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try CDNSServer.start(toml: nil, zone: "demo.test.", in: directory, arguments: ["serve"], environment: ["CDNS_DNS_TCP_IDLE_TIMEOUT": "1s"])
+        defer { server.process.stop() }
+        let query = try DNSMessage(header: DNSHeader(id: 9), questions: [Question(name: "www.demo.test.", type: .a)]).encode()
+        let connection = try TestDNSClient.TCPConnection(port: server.port)
+        #expect(try DNSMessage(decoding: connection.ask(query)).answers.count == 1)
+        usleep(500_000)
+        #expect(try DNSMessage(decoding: connection.ask(query)).answers.count == 1, "half the timeout later it still answers")
+        usleep(2_500_000)
+        #expect(connection.isClosedByPeer(), "closed after more than the idle timeout")
+    }
+
     @Test("SIGTERM stops it gracefully")
     func gracefulShutdown() throws {
         let directory = try TemporaryDirectory()
@@ -63,6 +78,7 @@ struct DaemonTests {
             ("[dns]\nlistn = [\"127.0.0.1:53\"]", "dns.listn", "[\"127.0.0.1:53\"]"),
             ("[[zone]]\nname = \"svc.dev\"\nrecords = [\"www.other.dev. A 10.0.0.1\"]", "zone[0].records[0]", "\"www.other.dev. A 10.0.0.1\""),
             ("[log]\nlevel = 3", "log.level", "3"),
+            ("[dns]\ntcp_idle_timeout = \"soon\"", "dns.tcp_idle_timeout", "\"soon\""),
             ("[dns\nlisten = 1", "(syntax)", "line 1"),
         ]
         for (index, testCase) in cases.enumerated() {

@@ -38,33 +38,62 @@ enum TestDNSClient {
         return Array(reply[0..<received])
     }
 
-    /// Sends each query on one TCP connection and returns the replies in order.
-    static func tcp(_ queries: [[UInt8]], port: UInt16, host: String = "127.0.0.1", timeout: Double = 3) throws -> [[UInt8]] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSetupError("socket() failed") }
-        defer { close(fd) }
-        setTimeout(fd, timeout)
-        var target = address(host, port)
-        let connected = withUnsafePointer(to: &target) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    /// Sends each query on one TCP connection, all at once, and returns the replies in order.
+    static func tcp(_ queries: [[UInt8]], port: UInt16, host: String = "127.0.0.1") throws -> [[UInt8]] {
+        let connection = try TCPConnection(port: port, host: host)
+        try connection.send(queries)
+        return try queries.map { _ in try connection.readReply() }
+    }
+
+    /// One TCP connection kept open across queries.
+    final class TCPConnection {
+        let fd: Int32
+
+        init(port: UInt16, host: String = "127.0.0.1") throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw TestSetupError("socket() failed") }
+            setTimeout(fd, 3)
+            var target = address(host, port)
+            let connected = withUnsafePointer(to: &target) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else {
+                close(fd)
+                throw TestSetupError("cannot connect to \(host):\(port)")
+            }
         }
-        guard connected == 0 else { throw TestSetupError("cannot connect to \(host):\(port)") }
-        var stream: [UInt8] = []
-        for query in queries { stream += [UInt8(query.count >> 8), UInt8(query.count & 0xFF)] + query }
-        guard send(fd, stream, stream.count, 0) == stream.count else { throw TestSetupError("send failed") }
-        var replies: [[UInt8]] = []
-        for _ in queries {
+
+        deinit { close(fd) }
+
+        /// Writes each query with its 2-byte length prefix.
+        func send(_ queries: [[UInt8]]) throws {
+            var stream: [UInt8] = []
+            for query in queries { stream += [UInt8(query.count >> 8), UInt8(query.count & 0xFF)] + query }
+            guard Glibc.send(fd, stream, stream.count, Int32(MSG_NOSIGNAL)) == stream.count else { throw TestSetupError("send failed") }
+        }
+
+        func readReply() throws -> [UInt8] {
             let prefix = try readExactly(fd, 2)
-            replies.append(try readExactly(fd, Int(prefix[0]) << 8 | Int(prefix[1])))
+            return try readExactly(fd, Int(prefix[0]) << 8 | Int(prefix[1]))
         }
-        return replies
+
+        func ask(_ query: [UInt8]) throws -> [UInt8] {
+            try send([query])
+            return try readReply()
+        }
+
+        /// True when the server has closed its side (a read returns end of stream).
+        func isClosedByPeer() -> Bool {
+            var byte: UInt8 = 0
+            return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) == 0
+        }
     }
 
     static func tcp(_ query: [UInt8], port: UInt16, host: String = "127.0.0.1") throws -> [UInt8] {
         try tcp([query], port: port, host: host)[0]
     }
 
-    private static func readExactly(_ fd: Int32, _ count: Int) throws -> [UInt8] {
+    static func readExactly(_ fd: Int32, _ count: Int) throws -> [UInt8] {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: max(count, 1))
         while result.count < count {
