@@ -47,18 +47,12 @@ public final class DNSListener: Service, Sendable {
     private let store: any RecordStore
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let bound = NIOLockedValueBox<[SocketAddress]?>(nil)
-
     public init(configuration: DNSListenerConfiguration, store: any RecordStore, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.group = group
         self.logger = logger
     }
-
-    /// The addresses actually bound (ports resolved), or nil before `run()`
-    /// has bound them: how an embedder listening on port 0 learns its port.
-    public var boundAddresses: [SocketAddress]? { bound.withLockedValue { $0 } }
 
     public func run() async throws {
         let loops = Array(group.makeIterator())
@@ -96,8 +90,6 @@ public final class DNSListener: Service, Sendable {
             "addresses": "\(addresses.map(Self.describe).joined(separator: ", "))",
             "protocols": "\(protocols)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
         ])
-        bound.withLockedValue { $0 = addresses }
-
         try? await gracefulShutdown()
         logger.info("DNS listener shutting down")
         for channel in channels { try? await channel.close() }

@@ -69,13 +69,6 @@ public struct DNSName: Sendable {
         return result
     }
 
-    /// The first label, or nil for the root.
-    public var firstLabel: ArraySlice<UInt8>? {
-        guard start < storage.count else { return nil }
-        let length = Int(storage[start])
-        return storage[(start + 1)..<(start + 1 + length)]
-    }
-
     /// True when the first label is `*` (RFC 4592).
     public var isWildcard: Bool {
         start + 1 < storage.count && storage[start] == 1 && storage[start + 1] == UInt8(ascii: "*")
@@ -122,15 +115,6 @@ public struct DNSName: Sendable {
     /// A copy with ASCII letters lowered; other bytes unchanged.
     public func lowercased() -> DNSName {
         DNSName(uncheckedStorage: storage[start...].map(DNSName.lower))
-    }
-
-    /// The uncompressed wire form, root byte included.
-    public var wireBytes: [UInt8] { Array(storage[start...]) + [0] }
-
-    /// Calls `body` with the uncompressed labels (no root byte).
-    @inlinable
-    public func withLabelBytes<R, E: Error>(_ body: (ArraySlice<UInt8>) throws(E) -> R) throws(E) -> R {
-        try body(storage[start...])
     }
 
     @inline(__always) @usableFromInline

@@ -143,19 +143,9 @@ public final class ZoneIndex: Sendable {
         }
     }
 
-    /// All records of the zone, SOA first (for transfers and tests).
-    public var allRecords: [ResourceRecord] {
-        let rest = nodes.values.flatMap { $0.rrsets.flatMap(\.records) }.filter { $0.type != .soa }
-        return [soa] + rest.sorted { ($0.name, $0.type.rawValue) < ($1.name, $1.type.rawValue) }
-    }
-
     /// The current serial.
     public var serial: UInt32 {
         if case .soa(let data) = soa.data { return data.serial }
         return 0
     }
-}
-
-private func < (lhs: (DNSName, UInt16), rhs: (DNSName, UInt16)) -> Bool {
-    lhs.0 == rhs.0 ? lhs.1 < rhs.1 : lhs.0 < rhs.0
 }

@@ -22,9 +22,6 @@ public struct ZoneSnapshot: Sendable {
         deepestOrigin = zones.map(\.origin.labelCount).max() ?? 0
     }
 
-    /// A snapshot that serves nothing and refuses everything.
-    public static let empty = ZoneSnapshot(uncheckedZones: [:])
-
     init(uncheckedZones: [DNSName: ZoneIndex]) {
         zones = uncheckedZones
         deepestOrigin = uncheckedZones.keys.map(\.labelCount).max() ?? 0
