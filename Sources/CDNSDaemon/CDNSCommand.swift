@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Metrics
+import Prometheus
 
 /// The `cdnsd` command line.
 public struct CDNSCommand: AsyncParsableCommand {
@@ -12,7 +14,7 @@ public struct CDNSCommand: AsyncParsableCommand {
             Every configuration key can also be set as CDNS_<SECTION>_<KEY>,
             e.g. CDNS_DNS_LISTEN=127.0.0.1:5300 or CDNS_LOG_LEVEL=debug.
             """,
-        subcommands: [Serve.self, CheckConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self],
         defaultSubcommand: Serve.self)
 
     public init() {}
@@ -42,7 +44,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         LogSetup.bootstrap(configuration.log)
-        try await Daemon(configuration: configuration).run()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        do {
+            try await Daemon(configuration: configuration, registry: registry).run()
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("cdnsd: configuration error: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import DNSWire
 import Foundation
+import ChallengeAPI
 import NIOCore
 import TOMLKit
 import ZoneStore
@@ -18,14 +19,19 @@ public struct CDNSConfiguration: Sendable {
     }
 
     public struct API: Sendable {
-        public var listen: String
+        /// Where the API listens; nil when `listen = ""` turns it off.
+        public var listen: (host: String, port: Int)?
         public var tls: String
         public var certFile: String
         public var keyFile: String
         public var domain: String
         public var registration: Bool
-        public var trustedProxies: [String]
+        public var trustedProxies: [IPNetwork]
         public var corsOrigins: [String]
+        /// The zone acme-dns accounts get their subdomain in (default: the first zone).
+        public var accountDomain: DNSName?
+        /// Largest request body in bytes.
+        public var maxBodySize: Int
     }
 
     public struct ACME: Sendable {
@@ -66,7 +72,7 @@ public struct CDNSConfiguration: Sendable {
 
     static let sections: [String: Set<String>] = [
         "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections"],
-        "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins"],
+        "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url"],
         "challenge": ["ttl", "expire_after"],
@@ -181,15 +187,45 @@ public struct CDNSConfiguration: Sendable {
         self.zones = zones
 
         let apiSection = try section("api")
+        let apiListen = try apiSection.string("listen", default: "127.0.0.1:8053")
+        var apiAddress: (host: String, port: Int)? = nil
+        if !apiListen.isEmpty {
+            guard let address = Self.socketAddress(apiListen), let host = address.ipAddress, let port = address.port else {
+                throw apiSection.error("listen", .string(apiListen), "expected HOST:PORT with an IP address, e.g. 127.0.0.1:8053, or \"\" to turn the API off")
+            }
+            apiAddress = (host, port)
+        }
+        var trustedProxies: [IPNetwork] = []
+        for (index, text) in try apiSection.strings("trusted_proxies", default: []).enumerated() {
+            guard let network = IPNetwork(text) else {
+                throw apiSection.error("trusted_proxies[\(index)]", .string(text), "expected a CIDR such as 10.0.0.0/8 or an address")
+            }
+            trustedProxies.append(network)
+        }
+        let tls = try apiSection.choice("tls", default: "none", among: ["none", "file", "acme"])
+        let certFile = try apiSection.string("cert_file", default: "")
+        let keyFile = try apiSection.string("key_file", default: "")
+        if tls == "file" {
+            for (key, value) in [("cert_file", certFile), ("key_file", keyFile)] where value.isEmpty {
+                throw apiSection.error(key, .string(value), "tls = \"file\" needs cert_file and key_file (PEM)")
+            }
+        }
+        let accountDomainText = try apiSection.string("account_domain", default: zones.first.map { $0.origin.description } ?? "")
+        var accountDomain: DNSName? = nil
+        if !accountDomainText.isEmpty {
+            guard let name = try? DNSName(accountDomainText), zones.contains(where: { name.isSubdomain(of: $0.origin) }) else {
+                throw apiSection.error("account_domain", .string(accountDomainText), "must be a name inside one of the [[zone]]s")
+            }
+            accountDomain = name
+        }
         api = API(
-            listen: try apiSection.string("listen", default: "127.0.0.1:8053"),
-            tls: try apiSection.choice("tls", default: "none", among: ["none", "file", "acme"]),
-            certFile: try apiSection.string("cert_file", default: ""),
-            keyFile: try apiSection.string("key_file", default: ""),
+            listen: apiAddress, tls: tls, certFile: certFile, keyFile: keyFile,
             domain: try apiSection.string("domain", default: ""),
             registration: try apiSection.bool("registration", default: true),
-            trustedProxies: try apiSection.strings("trusted_proxies", default: []),
-            corsOrigins: try apiSection.strings("cors_origins", default: []))
+            trustedProxies: trustedProxies,
+            corsOrigins: try apiSection.strings("cors_origins", default: []),
+            accountDomain: accountDomain,
+            maxBodySize: try apiSection.int("max_body_size", default: 16384, range: 256...(1 << 20)))
         let acmeSection = try section("acme")
         acme = ACME(
             directory: try acmeSection.string("directory", default: ""),

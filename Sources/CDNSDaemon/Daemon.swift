@@ -1,6 +1,8 @@
+import ChallengeAPI
 import DNSServer
 import Logging
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import ZoneStore
 
@@ -8,9 +10,13 @@ import ZoneStore
 /// gracefully on SIGINT and SIGTERM.
 public struct Daemon: Sendable {
     public let configuration: CDNSConfiguration
+    /// Served at the API's `/metrics`; the process's metrics factory
+    /// should write into it.
+    public let registry: PrometheusCollectorRegistry
 
-    public init(configuration: CDNSConfiguration) {
+    public init(configuration: CDNSConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.configuration = configuration
+        self.registry = registry
     }
 
     public func run() async throws {
@@ -25,14 +31,23 @@ public struct Daemon: Sendable {
             store: store,
             group: eventLoops,
             logger: Logger(label: "cdnsd.dns"))
+        var services: [any Service] = [
+            dns,
+            ChallengeExpiryService(
+                store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
+                logger: Logger(label: "cdnsd.expiry")),
+        ]
+        services += storage.services
+        do {
+            services += try apiServices(store: store)
+        } catch {
+            await storage.shutdown()
+            try? await eventLoops.shutdownGracefully()
+            throw error
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: dns),
-                    .init(service: ChallengeExpiryService(
-                        store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
-                        logger: Logger(label: "cdnsd.expiry"))),
-                ] + storage.services.map { .init(service: $0) },
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("cdnsd starting", metadata: [
@@ -49,5 +64,43 @@ public struct Daemon: Sendable {
         await storage.shutdown()
         try? await eventLoops.shutdownGracefully()
         logger.info("cdnsd stopped")
+    }
+
+    /// The challenge API and, for `tls = "file"`, its certificate reloader.
+    func apiServices(store: ZoneRecordStore) throws -> [any Service] {
+        let settings = configuration.api
+        guard let listen = settings.listen else { return [] }
+        let logger = Logger(label: "cdnsd.api")
+        var services: [any Service] = []
+        var certificate: ServerCertificate? = nil
+        switch settings.tls {
+        case "file":
+            do {
+                certificate = ServerCertificate(try ServerCertificate.Pair(certificateFile: settings.certFile, keyFile: settings.keyFile))
+            } catch {
+                throw ConfigurationError(source: configuration.source, key: "api.cert_file", value: "\"\(settings.certFile)\"", reason: error.description)
+            }
+            if let certificate {
+                services.append(CertificateFileReloader(certificate: certificate, certificateFile: settings.certFile, keyFile: settings.keyFile, logger: logger))
+            }
+        case "acme":
+            throw ConfigurationError(source: configuration.source, key: "api.tls", value: "\"acme\"",
+                                     reason: "this cdnsd has no ACME client yet; use \"none\" or \"file\"")
+        default:
+            break
+        }
+        let api = ChallengeAPI(
+            store: store,
+            configuration: ChallengeAPIConfiguration(
+                accountDomain: settings.accountDomain, registration: settings.registration, trustedProxies: settings.trustedProxies,
+                corsOrigins: settings.corsOrigins, maxBodySize: settings.maxBodySize, challengeLifetime: Int64(configuration.challenge.expireAfter)),
+            registry: registry, logger: logger)
+        let scheme = certificate == nil ? "http" : "https"
+        services.append(try APIServer.application(
+            api: api, host: listen.host, port: listen.port, certificate: certificate,
+            onServerRunning: { channel in
+                logger.info("challenge API listening", metadata: ["url": "\(scheme)://\(channel.localAddress?.description ?? "?")"])
+            }, logger: logger))
+        return services
     }
 }

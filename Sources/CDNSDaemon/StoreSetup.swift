@@ -12,11 +12,14 @@ struct StoreSetup {
     /// Stops what `open` started outside the service group.
     let shutdown: @Sendable () async -> Void
 
-    static func open(_ configuration: CDNSConfiguration, logger: Logger) async throws -> StoreSetup {
+    /// - Parameter watchExternalWrites: for the daemon: reload when another
+    ///   process (`cdnsd credential add`) writes to the SQLite file.
+    static func open(_ configuration: CDNSConfiguration, logger: Logger, watchExternalWrites: Bool = true) async throws -> StoreSetup {
         var services: [any Service] = []
         var shutdown: @Sendable () async -> Void = {}
         let backend: any StoreBackend
         var postgres: PostgresBackend? = nil
+        var sqlite: SQLiteBackend? = nil
         switch configuration.storage.engine {
         case "memory":
             logger.warning("storage engine memory: records and accounts are lost when cdnsd stops")
@@ -30,7 +33,9 @@ struct StoreSetup {
             if !FileManager.default.fileExists(atPath: path) {
                 _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
             }
-            backend = try SQLiteBackend(path: path)
+            let file = try SQLiteBackend(path: path)
+            sqlite = file
+            backend = file
             logger.info("storage: SQLite", metadata: ["path": "\(path)"])
         default:
             guard !configuration.storage.url.isEmpty else {
@@ -47,6 +52,7 @@ struct StoreSetup {
         }
         let store = try await ZoneRecordStore(zones: configuration.zones, backend: backend, challengeTTL: configuration.challenge.ttl)
         if let postgres { services.append(PostgresChangeFeed(backend: postgres, store: store, logger: Logger(label: "cdnsd.postgres"))) }
+        if let sqlite, watchExternalWrites { services.append(SQLiteChangeFeed(backend: sqlite, store: store, logger: Logger(label: "cdnsd.sqlite"))) }
         let orphans = await store.orphanedRecords
         if orphans > 0 {
             logger.warning("stored records outside every configured zone are kept but not served", metadata: ["count": "\(orphans)"])
@@ -72,6 +78,31 @@ struct PostgresChangeFeed: Service {
                 } catch {
                     logger.error("reloading from PostgreSQL failed", metadata: ["error": "\(error)"])
                 }
+            }
+        }
+    }
+}
+
+/// Reloads the store when another process commits to the SQLite file
+/// (`cdnsd credential add` while the daemon runs); SQLite's
+/// `data_version` moves only for other connections' commits.
+struct SQLiteChangeFeed: Service {
+    let backend: SQLiteBackend
+    let store: ZoneRecordStore
+    let logger: Logger
+    var interval: Duration = .seconds(1)
+
+    func run() async throws {
+        var version = try? backend.dataVersion()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            guard let now = try? backend.dataVersion(), now != version else { continue }
+            version = now
+            do {
+                try await store.reload()
+                logger.info("reloaded after another process wrote to the database", metadata: ["path": "\(backend.path)"])
+            } catch {
+                logger.error("reloading from SQLite failed", metadata: ["error": "\(error)"])
             }
         }
     }

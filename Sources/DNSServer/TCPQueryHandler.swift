@@ -28,6 +28,7 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private var pending = false
     /// Reused for every query on this channel: no per-query arrays.
     private var scratch = Answer(rcode: .noError, authoritative: true)
+    private var counter = QueryCounter(transport: "tcp")
 
     init(responder: QueryResponder, cache: SnapshotCache) {
         self.responder = responder
@@ -38,13 +39,18 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         let query = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: 2 + responder.bufferSize(for: .tcp))
         response.writeInteger(UInt16(0))
-        guard responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response, scratch: &scratch) else { return }
+        guard responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response, scratch: &scratch) else {
+            counter.countDropped()
+            return
+        }
+        counter.count(response: response, headerStart: response.readerIndex + 2)
         response.setInteger(UInt16(response.readableBytes - 2), at: response.readerIndex)
         context.write(wrapOutboundOut(response), promise: nil)
         pending = true
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        counter.flush()
         if pending {
             pending = false
             context.flush()

@@ -13,6 +13,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
     private var pending = false
     /// Reused for every query on this channel: no per-query arrays.
     private var scratch = Answer(rcode: .noError, authoritative: true)
+    private var counter = QueryCounter(transport: "udp")
 
     init(responder: QueryResponder, cache: SnapshotCache) {
         self.responder = responder
@@ -22,12 +23,17 @@ final class UDPQueryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: responder.bufferSize(for: .udp))
-        guard responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch) else { return }
+        guard responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch) else {
+            counter.countDropped()
+            return
+        }
+        counter.count(response: response, headerStart: response.readerIndex)
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)), promise: nil)
         pending = true
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        counter.flush()
         if pending {
             pending = false
             context.flush()

@@ -113,6 +113,19 @@ public final class SQLiteBackend: StoreBackend {
         }
     }
 
+    public func checkHealth() async throws(ZoneStoreError) {
+        _ = try database.withLock { (connection) throws(ZoneStoreError) in try connection.run("SELECT count(*) FROM schema_version") }
+    }
+
+    /// Changes whenever another connection (another process, such as
+    /// `cdnsd credential add`) commits to the file; the daemon polls it
+    /// and reloads.
+    public func dataVersion() throws(ZoneStoreError) -> Int64 {
+        try database.withLock { (connection) throws(ZoneStoreError) -> Int64 in
+            try connection.run("PRAGMA data_version").first?.first?.integer ?? 0
+        }
+    }
+
     /// Primary key of a record row: lowercased owner, type, RDATA text.
     static func key(_ record: ResourceRecord) -> [SQLValue] {
         [.text(record.name.lowercased().description), .integer(Int64(record.type.rawValue)), .text(record.data.description)]

@@ -9,6 +9,13 @@ public protocol StoreBackend: Sendable {
 
     /// Makes `change` and the zone serials it raised durable, all or nothing.
     func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError)
+
+    /// Throws when the storage cannot be reached; for health checks.
+    func checkHealth() async throws(ZoneStoreError)
+}
+
+extension StoreBackend {
+    public func checkHealth() async throws(ZoneStoreError) {}
 }
 
 /// Keeps nothing: for tests and embedding, where data may die with the process.

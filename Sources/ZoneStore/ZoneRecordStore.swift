@@ -17,6 +17,12 @@ public actor ZoneRecordStore: RecordStore {
     private var state: StoredState
     private var current: ZoneSnapshot
     private var subscribers: [any SnapshotSubscriber] = []
+    /// Writers waiting for `writeLock`, resumed in arrival order.
+    private var writeQueue: [CheckedContinuation<Void, Never>] = []
+    private var writing = false
+    /// Moves whenever accounts or credentials may have changed, so that
+    /// caches of verified secrets know to start again.
+    public private(set) var credentialsGeneration: UInt64 = 0
     /// Stored records that fall in no configured zone (a zone was removed
     /// from the configuration); kept in storage, not served.
     public private(set) var orphanedRecords = 0
@@ -57,6 +63,8 @@ public actor ZoneRecordStore: RecordStore {
     /// replica picks up what another replica wrote (PostgreSQL NOTIFY), or
     /// resynchronises after losing its connection. Serials never go back.
     public func reload() async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         var loaded = try await backend.load()
         for (origin, zone) in configurations {
             loaded.serials[origin] = max(loaded.serials[origin] ?? zone.serial, state.serials[origin] ?? zone.serial)
@@ -66,8 +74,14 @@ public actor ZoneRecordStore: RecordStore {
             snapshot = snapshot.replacing(try Self.index(origin, configurations: configurations, state: loaded, challengeTTL: challengeTTL))
         }
         state = loaded
+        credentialsGeneration &+= 1
         current = snapshot
         for subscriber in subscribers { await subscriber.apply(snapshot) }
+    }
+
+    /// Asks the backend whether it can read and write; for health checks.
+    public func checkHealth() async throws(ZoneStoreError) {
+        try await backend.checkHealth()
     }
 
     // MARK: RecordStore
@@ -80,6 +94,8 @@ public actor ZoneRecordStore: RecordStore {
     }
 
     public func add(_ records: [ResourceRecord]) async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         var next = state
         for record in records where !next.records.contains(where: { $0.name == record.name && $0.data == record.data }) {
             next.records.append(record)
@@ -88,12 +104,16 @@ public actor ZoneRecordStore: RecordStore {
     }
 
     public func remove(_ records: [ResourceRecord]) async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         var next = state
         next.records.removeAll { stored in records.contains { $0.name == stored.name && $0.data == stored.data } }
         try await commit(.removeRecords(records), next, touching: records.map(\.name))
     }
 
     public func replaceRRset(name: DNSName, type: RRType, with records: [ResourceRecord]) async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         var next = state
         next.records.removeAll { $0.name == name && $0.type == type }
         next.records += records
@@ -104,6 +124,8 @@ public actor ZoneRecordStore: RecordStore {
 
     /// Publishes a challenge value (idempotent for the same name and value).
     public func addChallenge(_ challenge: ChallengeRecord) async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         var next = state
         next.challenges.removeAll { $0.name == challenge.name && $0.value == challenge.value }
         next.challenges.append(challenge)
@@ -113,6 +135,8 @@ public actor ZoneRecordStore: RecordStore {
     /// Removes one value; returns false when it was not there.
     @discardableResult
     public func removeChallenge(name: DNSName, value: String) async throws(ZoneStoreError) -> Bool {
+        await lockWrites()
+        defer { unlockWrites() }
         guard state.challenges.contains(where: { $0.name == name && $0.value == value }) else { return false }
         var next = state
         next.challenges.removeAll { $0.name == name && $0.value == value }
@@ -123,6 +147,8 @@ public actor ZoneRecordStore: RecordStore {
     /// Removes every challenge that expired before `now` (unix seconds); returns how many.
     @discardableResult
     public func removeExpiredChallenges(now: Int64) async throws(ZoneStoreError) -> Int {
+        await lockWrites()
+        defer { unlockWrites() }
         let expired = state.challenges.filter { $0.expiresAt <= now }
         guard !expired.isEmpty else { return 0 }
         var next = state
@@ -137,6 +163,8 @@ public actor ZoneRecordStore: RecordStore {
 
     /// Creates or replaces an acme-dns account; a subdomain belongs to one account.
     public func putAccount(_ account: Account) async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         if state.accounts.contains(where: { $0.subdomain == account.subdomain && $0.username != account.username }) {
             throw ZoneStoreError(.conflict, "subdomain \(account.subdomain) belongs to another account")
         }
@@ -144,24 +172,31 @@ public actor ZoneRecordStore: RecordStore {
         next.accounts.removeAll { $0.username == account.username }
         next.accounts.append(account)
         try await commit(.putAccount(account), next, touching: [])
+        credentialsGeneration &+= 1
     }
 
     public func account(username: String) -> Account? { state.accounts.first { $0.username == username } }
     public func accounts() -> [Account] { state.accounts }
 
     public func putCredential(_ credential: APICredential) async throws(ZoneStoreError) {
+        await lockWrites()
+        defer { unlockWrites() }
         var next = state
         next.credentials.removeAll { $0.name == credential.name }
         next.credentials.append(credential)
         try await commit(.putCredential(credential), next, touching: [])
+        credentialsGeneration &+= 1
     }
 
     @discardableResult
     public func removeCredential(name: String) async throws(ZoneStoreError) -> Bool {
+        await lockWrites()
+        defer { unlockWrites() }
         guard state.credentials.contains(where: { $0.name == name }) else { return false }
         var next = state
         next.credentials.removeAll { $0.name == name }
         try await commit(.removeCredential(name: name), next, touching: [])
+        credentialsGeneration &+= 1
         return true
     }
 
@@ -169,6 +204,26 @@ public actor ZoneRecordStore: RecordStore {
     public func credentials() -> [APICredential] { state.credentials }
 
     // MARK: Commit
+
+    /// Writes run one at a time: the actor lets other calls in while a
+    /// write awaits the backend, and a second write built on the same
+    /// `state` would drop the first one's change from memory.
+    private func lockWrites() async {
+        if !writing {
+            writing = true
+            return
+        }
+        await withCheckedContinuation { writeQueue.append($0) }
+    }
+
+    /// Hands the write lock to the next waiter, or frees it.
+    private func unlockWrites() {
+        if writeQueue.isEmpty {
+            writing = false
+        } else {
+            writeQueue.removeFirst().resume()
+        }
+    }
 
     /// Validates `next` by re-indexing the touched names, makes the change
     /// durable, then swaps state and publishes. On any error nothing changes.

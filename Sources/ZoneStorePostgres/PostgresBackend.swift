@@ -109,6 +109,14 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
+    public func checkHealth() async throws(ZoneStoreError) {
+        do {
+            try await client.query("SELECT 1", logger: logger)
+        } catch {
+            throw Self.failure("checking health", error)
+        }
+    }
+
     static func write(_ change: StoreChange, on connection: PostgresConnection, logger: Logger) async throws {
         switch change {
         case .addRecords(let records):

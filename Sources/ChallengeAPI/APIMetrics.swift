@@ -1,0 +1,12 @@
+import Metrics
+
+/// The API's own counters; request counts and latency histograms per
+/// route come from Hummingbird's `MetricsMiddleware`.
+struct APIMetrics: Sendable {
+    let registrations = Counter(label: "cdnsd_acmedns_registrations_total")
+    let updates = Counter(label: "cdnsd_challenge_writes_total", dimensions: [("api", "acme-dns"), ("action", "update")])
+    let presents = Counter(label: "cdnsd_challenge_writes_total", dimensions: [("api", "httpreq"), ("action", "present")])
+    let cleanups = Counter(label: "cdnsd_challenge_writes_total", dimensions: [("api", "httpreq"), ("action", "cleanup")])
+    let acmeDNSAuthFailures = Counter(label: "cdnsd_api_auth_failures_total", dimensions: [("api", "acme-dns")])
+    let httpreqAuthFailures = Counter(label: "cdnsd_api_auth_failures_total", dimensions: [("api", "httpreq")])
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `tls = "file"`: watches the certificate and key files and swaps the
+/// served pair when either changes (as certbot or cert-manager rewrite
+/// them). A pair that does not load is logged and the old one kept.
+public struct CertificateFileReloader: Service {
+    public let certificate: ServerCertificate
+    public let certificateFile: String
+    public let keyFile: String
+    public let interval: Duration
+    let logger: Logger
+
+    public init(certificate: ServerCertificate, certificateFile: String, keyFile: String, interval: Duration = .seconds(2), logger: Logger) {
+        self.certificate = certificate
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var seen = stamp()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            let now = stamp()
+            guard now != seen else { continue }
+            do {
+                certificate.replace(with: try ServerCertificate.Pair(certificateFile: certificateFile, keyFile: keyFile))
+                seen = now
+                logger.info("API certificate reloaded", metadata: ["cert_file": "\(certificateFile)"])
+            } catch {
+                // Half-written files load on a later tick; keep serving the old pair.
+                logger.warning("API certificate not reloaded", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Modification times and sizes of both files.
+    private func stamp() -> [String] {
+        [certificateFile, keyFile].map { path in
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return "missing" }
+            return "\((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)/\(attributes[.size] ?? 0)"
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import DNSWire
+
+/// A name a credential may publish challenges for: `team.svc.dev` (that
+/// name only), `*.team.svc.dev` (every name below it and the wildcard
+/// itself, whose challenge lives at `_acme-challenge.team.svc.dev`), or
+/// `*` (every name in our zones).
+public struct NamePattern: Sendable, Hashable, CustomStringConvertible {
+    public let base: DNSName?
+    public let includesBelow: Bool
+
+    /// Parses a pattern; nil when it is not a name, `*.NAME` or `*`.
+    public init?(_ text: String) {
+        if text == "*" {
+            base = nil
+            includesBelow = true
+            return
+        }
+        let wildcard = text.hasPrefix("*.")
+        guard let name = try? DNSName(wildcard ? String(text.dropFirst(2)) : text), !name.isRoot else { return nil }
+        base = name
+        includesBelow = wildcard
+    }
+
+    /// Whether a challenge at `fqdn` belongs to a name this pattern allows.
+    /// The leading `_acme-challenge` label is ignored, so the pattern
+    /// speaks of the certificate's names.
+    public func allows(challengeName fqdn: DNSName) -> Bool {
+        guard let base else { return true }
+        let name = fqdn.removingChallengeLabel()
+        if name == base { return true }
+        return includesBelow && name.isSubdomain(of: base)
+    }
+
+    public var description: String {
+        guard let base else { return "*" }
+        let text = base.description.hasSuffix(".") ? String(base.description.dropLast()) : base.description
+        return includesBelow ? "*.\(text)" : text
+    }
+}
+
+extension DNSName {
+    /// The certificate name behind a challenge name: without `_acme-challenge.`.
+    func removingChallengeLabel() -> DNSName {
+        guard let first = labels.first, first.count == 15,
+              String(decoding: first, as: UTF8.self).lowercased() == "_acme-challenge" else { return self }
+        return droppingFirstLabels(1)
+    }
+}

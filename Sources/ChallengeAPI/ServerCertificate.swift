@@ -1,0 +1,74 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// The certificate chain and key the API serves, replaceable while it
+/// runs: each TLS handshake asks for the current pair (through NIOSSL's
+/// `sslContextCallback`), so a renewed or reloaded certificate takes effect
+/// for the next connection with no restart and no dropped connection.
+public final class ServerCertificate: Sendable {
+    /// One matching chain and key.
+    public struct Pair: Sendable {
+        public var chain: [NIOSSLCertificate]
+        public var key: NIOSSLPrivateKey
+
+        public init(chain: [NIOSSLCertificate], key: NIOSSLPrivateKey) {
+            self.chain = chain
+            self.key = key
+        }
+
+        /// Reads a PEM chain (leaf first) and a PEM private key.
+        public init(certificateFile: String, keyFile: String) throws(ServerCertificateError) {
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+            } catch {
+                throw ServerCertificateError(file: certificateFile, reason: "not a PEM certificate chain: \(error)")
+            }
+            guard !chain.isEmpty else { throw ServerCertificateError(file: certificateFile, reason: "no certificate in the file") }
+            do {
+                key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+            } catch {
+                throw ServerCertificateError(file: keyFile, reason: "not a PEM private key: \(error)")
+            }
+        }
+    }
+
+    private let current: Mutex<Pair>
+
+    public init(_ pair: Pair) {
+        current = Mutex(pair)
+    }
+
+    /// The pair served from the next handshake on.
+    public var pair: Pair { current.withLock { $0 } }
+
+    /// Serves `pair` from the next handshake on.
+    public func replace(with pair: Pair) {
+        current.withLock { $0 = pair }
+    }
+
+    /// A server configuration that always serves the current pair.
+    public func tlsConfiguration() -> TLSConfiguration {
+        let initial = pair
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: initial.chain.map { .certificate($0) }, privateKey: .privateKey(initial.key))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.sslContextCallback = { [self] _, promise in
+            let pair = self.pair
+            var override = NIOSSLContextConfigurationOverride()
+            override.certificateChain = pair.chain.map { .certificate($0) }
+            override.privateKey = .privateKey(pair.key)
+            promise.succeed(override)
+        }
+        return configuration
+    }
+}
+
+/// A certificate or key file that cannot be used.
+public struct ServerCertificateError: Error, CustomStringConvertible {
+    public var file: String
+    public var reason: String
+
+    public var description: String { "\(file): \(reason)" }
+}
