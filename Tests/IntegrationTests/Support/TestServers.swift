@@ -59,14 +59,19 @@ enum DifferentialZone {
 struct CDNSServer {
     let process: ManagedProcess
     let port: UInt16
+    /// The challenge API's port (set through CDNS_API_LISTEN).
+    let apiPort: UInt16
+
+    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
 
     /// Starts `cdnsd serve --config FILE` on a free loopback port (set through
     /// CDNS_DNS_LISTEN) and waits until `zone` answers.
     static func start(toml: String?, zone: DNSName, in directory: TemporaryDirectory, arguments: [String]? = nil, environment: [String: String] = [:]) throws -> CDNSServer {
         let port = try TestDNSClient.freePort()
+        let apiPort = try TestDNSClient.freePort()
         var args = ["serve"]
         if let toml { args += ["--config", try directory.file("cdnsd-\(port).toml", toml)] }
-        var env = ["CDNS_DNS_LISTEN": "127.0.0.1:\(port)", "CDNS_STORAGE_ENGINE": "memory"]
+        var env = ["CDNS_DNS_LISTEN": "127.0.0.1:\(port)", "CDNS_API_LISTEN": "127.0.0.1:\(apiPort)", "CDNS_STORAGE_ENGINE": "memory"]
         env.merge(environment) { $1 }
         let process = try ManagedProcess(Programs.cdnsd, arguments ?? args, environment: env, directory: directory)
         do {
@@ -75,7 +80,7 @@ struct CDNSServer {
             process.stop()
             throw error
         }
-        return CDNSServer(process: process, port: port)
+        return CDNSServer(process: process, port: port, apiPort: apiPort)
     }
 }
 

@@ -1,0 +1,124 @@
+import DNSWire
+import Foundation
+import Testing
+
+/// Certificates for `*.svc.test` + `svc.test` (and a second zone) from a
+/// real pebble that validates dns-01 against cdnsd, with unmodified lego
+/// and certbot publishing through cdnsd's API. Each chain is verified with
+/// openssl against the root pebble issued under in that run.
+@Suite("End-to-end issuance with pebble", .serialized)
+struct ChallengeEndToEndTests {
+    /// Debian's certbot run by the Python of a venv holding PyPI's
+    /// certbot-dns-acmedns (Scripts/test.sh makes it).
+    static var certbotPython: String? { ProcessInfo.processInfo.environment["CDNS_CERTBOT_PYTHON"] }
+    static var certbotReady: Bool { Programs.required || (certbotPython != nil && Programs.runnable("pebble", "certbot", "openssl", "curl")) }
+
+    @Test("(a) lego --dns httpreq with basic auth, credential added while cdnsd runs", .enabled(if: Programs.runnable("pebble", "lego", "openssl", "curl")))
+    func legoHTTPReq() async throws {
+        let lego = try Programs.require("lego")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var cdnsd = try ChallengeDaemon(in: directory)
+        try cdnsd.start()
+        defer { cdnsd.stop() }
+        let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort)
+        defer { pebble.process.stop() }
+
+        let added = try cdnsd.command(["credential", "add", "lego", "--allow", "*.svc.test", "--from", "127.0.0.0/8"])
+        #expect(added.status == 0, "\(added.output)")
+        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
+        let listed = try cdnsd.command(["credential", "list"])
+        #expect(listed.output.contains("lego\tallow=*.svc.test\tfrom=127.0.0.0/8"))
+        // The running daemon notices the new credential within a second or two.
+        try await waitUntil("credential visible to the daemon") {
+            let probe = try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("lego:\(secret)".utf8).base64EncodedString()])
+            return probe.status == 400
+        }
+
+        let run = try ManagedProcess.run(lego, [
+            "--server", pebble.directoryURL, "--email", "admin@svc.test", "--accept-tos", "--path", directory.url.appendingPathComponent("lego").path,
+            "--dns", "httpreq", "--dns.resolvers", "127.0.0.1:\(cdnsd.dnsPort)", "--dns.disable-cp",
+            "-d", "*.svc.test", "-d", "svc.test", "run",
+        ], environment: [
+            "LEGO_CA_CERTIFICATES": pebble.httpsCA, "HTTPREQ_ENDPOINT": cdnsd.apiURL,
+            "HTTPREQ_USERNAME": "lego", "HTTPREQ_PASSWORD": String(secret),
+            "HTTPREQ_PROPAGATION_TIMEOUT": "30", "HTTPREQ_POLLING_INTERVAL": "1",
+        ], timeout: 180)
+        #expect(run.status == 0, "\(run.output)\n\(cdnsd.process?.output ?? "")")
+        let chain = directory.url.appendingPathComponent("lego/certificates/_.svc.test.crt").path
+        try expectIssued(chain: chain, names: ["*.svc.test", "svc.test"], pebble: pebble, in: directory)
+        // lego cleaned up through /cleanup: nothing left at the challenge name.
+        #expect(try cdnsd.txt("_acme-challenge.svc.test.").isEmpty)
+    }
+
+    @Test("(b) certbot with certbot-dns-acmedns after registering with curl", .enabled(if: certbotReady))
+    func certbotACMEDNS() async throws {
+        try await issueWithCertbot(domain: "svc.test", cnameZone: .svc)
+    }
+
+    @Test("(c) the acme-dns CNAME flow for a second zone, whose _acme-challenge is a static CNAME into the account's fulldomain", .enabled(if: certbotReady))
+    func cnameFromSecondZone() async throws {
+        try await issueWithCertbot(domain: "other.test", cnameZone: .other)
+    }
+
+    enum CNAMEZone { case svc, other }
+
+    /// Registers an acme-dns account with curl, restarts cdnsd with the
+    /// static `_acme-challenge.<domain>` CNAME to the account's fulldomain,
+    /// and has certbot issue `*.<domain>` + `<domain>` through /update.
+    func issueWithCertbot(domain: String, cnameZone: CNAMEZone) async throws {
+        guard let python = Self.certbotPython else {
+            throw TestSetupError("CDNS_CERTBOT_PYTHON is not set; Scripts/test.sh makes a venv with certbot-dns-acmedns")
+        }
+        let certbot = try Programs.require("certbot")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var cdnsd = try ChallengeDaemon(in: directory)
+        try cdnsd.start()
+        let registered = try Curl.post("\(cdnsd.apiURL)/register", json: "{\"allowfrom\":[\"127.0.0.0/8\"]}")
+        #expect(registered.status == 201)
+        let account = try #require(try JSONSerialization.jsonObject(with: Data(registered.body.utf8)) as? [String: Any])
+        let fulldomain = try #require(account["fulldomain"] as? String)
+        cdnsd.stop()
+        // The account survives the restart (SQLite); the CNAME is configuration.
+        let cname = "_acme-challenge.\(domain). CNAME \(fulldomain)."
+        try cdnsd.start(svc: cnameZone == .svc ? [cname] : [], other: cnameZone == .other ? [cname] : [])
+        defer { cdnsd.stop() }
+        let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort)
+        defer { pebble.process.stop() }
+
+        let registrations = try JSONSerialization.data(withJSONObject: [domain: account])
+        let registrationFile = try directory.file("acmedns.json", String(decoding: registrations, as: UTF8.self))
+        let credentials = try directory.file("acmedns.ini", "dns_acmedns_api_url = \(cdnsd.apiURL)\ndns_acmedns_registration_file = \(registrationFile)\n")
+        for file in [registrationFile, credentials] { chmod(file, 0o600) }
+        let state = directory.url.appendingPathComponent("certbot").path
+        let run = try ManagedProcess.run(python, [
+            certbot, "certonly", "--non-interactive", "--agree-tos", "--register-unsafely-without-email",
+            "--server", pebble.directoryURL, "--config-dir", state, "--work-dir", state, "--logs-dir", state,
+            "-a", "dns-acmedns", "--dns-acmedns-credentials", credentials, "--dns-acmedns-propagation-seconds", "1",
+            "-d", "*.\(domain)", "-d", domain,
+        ], environment: ["REQUESTS_CA_BUNDLE": pebble.httpsCA], timeout: 180)
+        #expect(run.status == 0, "\(run.output)\n\(cdnsd.process?.output ?? "")")
+        try expectIssued(chain: "\(state)/live/\(domain)/fullchain.pem", names: ["*.\(domain)", domain], pebble: pebble, in: directory)
+        // Both validation values (wildcard and apex) were live at once under the account.
+        #expect(try cdnsd.txt("\(fulldomain).").count == 2)
+    }
+
+    func expectIssued(chain: String, names: Set<String>, pebble: PebbleServer, in directory: TemporaryDirectory) throws {
+        #expect(FileManager.default.fileExists(atPath: chain), "no certificate at \(chain)")
+        let root = try pebble.issuingRoot(in: directory)
+        let verified = try OpenSSL.verify(chain: chain, root: root)
+        #expect(verified.ok, "\(verified.output)")
+        #expect(try OpenSSL.dnsNames(chain) == names)
+    }
+}
+
+/// Polls `condition` for up to `timeout` seconds.
+func waitUntil(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if (try? condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    throw TestSetupError("\(what): not within \(timeout)s")
+}

@@ -1,0 +1,91 @@
+import DNSWire
+import Foundation
+
+/// cdnsd with SQLite storage and the challenge API on fixed free ports, so
+/// that it can be stopped and started again on the same data.
+struct ChallengeDaemon {
+    let directory: TemporaryDirectory
+    let dnsPort: UInt16
+    let apiPort: UInt16
+    let database: String
+    var process: ManagedProcess?
+
+    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+
+    init(in directory: TemporaryDirectory) throws {
+        self.directory = directory
+        dnsPort = try TestDNSClient.freePort()
+        apiPort = try TestDNSClient.freePort()
+        database = directory.url.appendingPathComponent("data/cdnsd.sqlite").path
+    }
+
+    /// The configuration: `svc.test` (acme-dns accounts live here) and
+    /// `other.test`, each with `extra` records added.
+    func toml(svc extraSVC: [String] = [], other extraOther: [String] = []) -> String {
+        func list(_ lines: [String]) -> String { lines.map { "  \"\($0)\"," }.joined(separator: "\n") }
+        return """
+            [dns]
+            listen = ["127.0.0.1:\(dnsPort)"]
+
+            [[zone]]
+            name = "svc.test"
+            nameservers = ["ns.svc.test"]
+            admin = "admin.svc.test"
+            records = [
+              "ns.svc.test. A 127.0.0.1",
+              "*.svc.test. A 10.8.10.252",
+            \(list(extraSVC))
+            ]
+
+            [[zone]]
+            name = "other.test"
+            nameservers = ["ns.svc.test"]
+            records = [
+              "www.other.test. A 10.8.10.7",
+            \(list(extraOther))
+            ]
+
+            [api]
+            listen = "127.0.0.1:\(apiPort)"
+            account_domain = "svc.test"
+
+            [storage]
+            engine = "sqlite"
+            path = "\(database)"
+
+            [log]
+            level = "info"
+            """
+    }
+
+    var configurationPath: String { directory.url.appendingPathComponent("cdnsd.toml").path }
+
+    /// Writes the configuration and starts cdnsd; returns once DNS and the API answer.
+    mutating func start(svc: [String] = [], other: [String] = []) throws {
+        _ = try directory.file("cdnsd.toml", toml(svc: svc, other: other))
+        let process = try ManagedProcess(Programs.cdnsd, ["serve", "--config", configurationPath], directory: directory)
+        self.process = process
+        try TestDNSClient.waitUntilServing(port: dnsPort, zone: "svc.test.", process: process)
+        try Curl.waitFor("\(apiURL)/health", process: process)
+    }
+
+    mutating func stop() {
+        process?.stop()
+        process = nil
+    }
+
+    /// Runs a `cdnsd` command against this daemon's configuration.
+    func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try ManagedProcess.run(Programs.cdnsd, arguments + ["--config", configurationPath])
+    }
+
+    /// The TXT strings served at `name` over UDP.
+    func txt(_ name: String) throws -> [String] {
+        let query = try DNSMessage(header: DNSHeader(id: 7), questions: [Question(name: try DNSName(name), type: .txt)]).encode()
+        let reply = try DNSMessage(decoding: try TestDNSClient.udp(query, port: dnsPort))
+        return reply.answers.compactMap { record in
+            if case .txt(let txt) = record.data { return txt.strings.map { String(decoding: $0, as: UTF8.self) }.joined() }
+            return nil
+        }
+    }
+}
