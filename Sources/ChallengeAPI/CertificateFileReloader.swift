@@ -22,16 +22,19 @@ public struct CertificateFileReloader: Service {
 
     public func run() async throws {
         var seen = stamp()
+        var failed: [String] = []
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: interval)
             let now = stamp()
-            guard now != seen else { continue }
+            guard now != seen, now != failed else { continue }
             do {
                 certificate.replace(with: try ServerCertificate.Pair(certificateFile: certificateFile, keyFile: keyFile))
                 seen = now
                 logger.info("API certificate reloaded", metadata: ["cert_file": "\(certificateFile)"])
             } catch {
-                // Half-written files load on a later tick; keep serving the old pair.
+                // Half-replaced files load once the other file changes too;
+                // keep serving the old pair, and say so once per change.
+                failed = now
                 logger.warning("API certificate not reloaded", metadata: ["error": "\(error)"])
             }
         }

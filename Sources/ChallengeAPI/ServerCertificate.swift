@@ -31,6 +31,13 @@ public final class ServerCertificate: Sendable {
             } catch {
                 throw ServerCertificateError(file: keyFile, reason: "not a PEM private key: \(error)")
             }
+            // A context refuses a key that does not belong to the leaf: catches
+            // files caught half-way through being replaced.
+            do {
+                _ = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
+            } catch {
+                throw ServerCertificateError(file: keyFile, reason: "the key does not match the certificate in \(certificateFile): \(error)")
+            }
         }
     }
 

@@ -9,8 +9,10 @@ struct ChallengeDaemon {
     let apiPort: UInt16
     let database: String
     var process: ManagedProcess?
+    /// Set for `tls = "file"`: the served pair and the CA that signed it.
+    var tls: (certificate: String, key: String, ca: String)?
 
-    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+    var apiURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
 
     init(in directory: TemporaryDirectory) throws {
         self.directory = directory
@@ -48,6 +50,7 @@ struct ChallengeDaemon {
             [api]
             listen = "127.0.0.1:\(apiPort)"
             account_domain = "svc.test"
+            \(tls.map { "tls = \"file\"\ncert_file = \"\($0.certificate)\"\nkey_file = \"\($0.key)\"" } ?? "")
 
             [storage]
             engine = "sqlite"
@@ -66,7 +69,7 @@ struct ChallengeDaemon {
         let process = try ManagedProcess(Programs.cdnsd, ["serve", "--config", configurationPath], directory: directory)
         self.process = process
         try TestDNSClient.waitUntilServing(port: dnsPort, zone: "svc.test.", process: process)
-        try Curl.waitFor("\(apiURL)/health", process: process)
+        try Curl.waitFor("\(apiURL)/health", process: process, caFile: tls?.ca)
     }
 
     mutating func stop() {

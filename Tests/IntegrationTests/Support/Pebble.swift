@@ -62,22 +62,40 @@ enum OpenSSL {
     /// A CA and a certificate for localhost / 127.0.0.1 / ::1 signed by it:
     /// returns the paths of the CA certificate, the certificate and its key.
     static func localhostCertificate(in directory: TemporaryDirectory, name: String, days: Int = 2) throws -> (ca: String, certificate: String, key: String) {
-        let openssl = try Programs.require("openssl")
+        let ca = try certificateAuthority(in: directory, name: "\(name)-ca", days: days)
+        let (certificate, key) = try issueLocalhost(ca: ca, in: directory, name: name, days: days)
+        return (ca.certificate, certificate, key)
+    }
+
+    /// A throw-away CA: its certificate and key paths.
+    static func certificateAuthority(in directory: TemporaryDirectory, name: String, days: Int = 2) throws -> (certificate: String, key: String) {
+        let base = directory.url.appendingPathComponent(name).path
+        try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(base).key",
+                 "-out", "\(base).pem", "-days", "\(days)", "-subj", "/CN=cdnsd test CA \(name)"])
+        return ("\(base).pem", "\(base).key")
+    }
+
+    /// A certificate for localhost, 127.0.0.1 and ::1 with a fresh key, signed by `ca`.
+    static func issueLocalhost(ca: (certificate: String, key: String), in directory: TemporaryDirectory, name: String, days: Int = 2) throws -> (certificate: String, key: String) {
         let base = directory.url.appendingPathComponent(name).path
         let extensions = try directory.file("\(name).ext", "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n")
-        let steps: [[String]] = [
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(base)-ca.key",
-             "-out", "\(base)-ca.pem", "-days", "\(days)", "-subj", "/CN=cdnsd test CA \(name)"],
-            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(base).key",
-             "-out", "\(base).csr", "-subj", "/CN=localhost"],
-            ["x509", "-req", "-in", "\(base).csr", "-CA", "\(base)-ca.pem", "-CAkey", "\(base)-ca.key", "-CAcreateserial",
-             "-out", "\(base).pem", "-days", "\(days)", "-extfile", extensions],
-        ]
-        for step in steps {
-            let result = try ManagedProcess.run(openssl, step)
-            guard result.status == 0 else { throw TestSetupError("openssl \(step.joined(separator: " ")) failed:\n\(result.output)") }
-        }
-        return ("\(base)-ca.pem", "\(base).pem", "\(base).key")
+        try run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(base).key",
+                 "-out", "\(base).csr", "-subj", "/CN=localhost"])
+        try run(["x509", "-req", "-in", "\(base).csr", "-CA", ca.certificate, "-CAkey", ca.key, "-set_serial", "0x" + String(UInt64.random(in: 1...UInt64.max), radix: 16),
+                 "-out", "\(base).pem", "-days", "\(days)", "-extfile", extensions])
+        return ("\(base).pem", "\(base).key")
+    }
+
+    /// The serial number of a certificate file, as openssl prints it.
+    static func serial(of file: String) throws -> String {
+        let result = try ManagedProcess.run(try Programs.require("openssl"), ["x509", "-in", file, "-noout", "-serial"])
+        guard let line = result.output.split(separator: "\n").first(where: { $0.hasPrefix("serial=") }) else { throw TestSetupError("no serial in \(file)") }
+        return String(line.dropFirst("serial=".count))
+    }
+
+    private static func run(_ arguments: [String]) throws {
+        let result = try ManagedProcess.run(try Programs.require("openssl"), arguments)
+        guard result.status == 0 else { throw TestSetupError("openssl \(arguments.joined(separator: " ")) failed:\n\(result.output)") }
     }
 
     /// Verifies the first certificate of `chain` (leaf first, intermediates
@@ -135,11 +153,11 @@ enum Curl {
     }
 
     /// Waits until `url` answers 200.
-    static func waitFor(_ url: String, process: ManagedProcess, timeout: Double = 20) throws {
+    static func waitFor(_ url: String, process: ManagedProcess, caFile: String? = nil, timeout: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if !process.isRunning { throw TestSetupError("\(process.name) exited:\n\(process.output)") }
-            if (try? request(["--max-time", "1", url], timeout: 2).status) == 200 { return }
+            if (try? request(["--max-time", "1"] + (caFile.map { ["--cacert", $0] } ?? []) + [url], timeout: 2).status) == 200 { return }
             usleep(100_000)
         }
         throw TestSetupError("\(url) did not answer within \(timeout)s:\n\(process.output)")

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// `[api] tls = "file"`: HTTPS with the configured pair, and a new pair
+/// written over the files is served from the next handshake on, with no
+/// restart and no failed request meanwhile.
+@Suite("API over TLS from files")
+struct APITLSTests {
+    @Test("rewritten certificate files are served without a restart or a failed request", .enabled(if: Programs.runnable("openssl", "curl")))
+    func hotSwap() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try OpenSSL.certificateAuthority(in: directory, name: "api-ca")
+        let first = try OpenSSL.issueLocalhost(ca: ca, in: directory, name: "api-first")
+        let second = try OpenSSL.issueLocalhost(ca: ca, in: directory, name: "api-second")
+        let served = (certificate: directory.url.appendingPathComponent("served.pem").path, key: directory.url.appendingPathComponent("served.key").path)
+        try FileManager.default.copyItem(atPath: first.certificate, toPath: served.certificate)
+        try FileManager.default.copyItem(atPath: first.key, toPath: served.key)
+
+        var cdnsd = try ChallengeDaemon(in: directory)
+        cdnsd.tls = (served.certificate, served.key, ca.certificate)
+        try cdnsd.start()
+        defer { cdnsd.stop() }
+        let apiPort = cdnsd.apiPort
+        #expect(try OpenSSL.servedSerial(port: apiPort) == OpenSSL.serial(of: first.certificate))
+
+        // Requests keep going while the files are replaced.
+        let url = "\(cdnsd.apiURL)/health"
+        let load = Task.detached { () -> (ok: Int, failed: [String]) in
+            var ok = 0
+            var failed: [String] = []
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let response = try? Curl.get(url, caFile: ca.certificate)
+                if response?.status == 200 { ok += 1 } else { failed.append(response?.description ?? "curl error") }
+            }
+            return (ok, failed)
+        }
+        try await Task.sleep(for: .seconds(1))
+        // Key first, then certificate, each replaced by rename. In between the
+        // pair does not match: the old one must stay in service.
+        func replace(_ source: String, _ target: String) throws {
+            let staging = target + ".new"
+            try FileManager.default.copyItem(atPath: source, toPath: staging)
+            _ = rename(staging, target)
+        }
+        try replace(second.key, served.key)
+        try await Task.sleep(for: .seconds(3))
+        #expect(try OpenSSL.servedSerial(port: apiPort) == OpenSSL.serial(of: first.certificate))
+        #expect(cdnsd.process?.output.contains("does not match") == true)
+        try replace(second.certificate, served.certificate)
+        let secondSerial = try OpenSSL.serial(of: second.certificate)
+        try await waitUntil("the new certificate is served", timeout: 10) { try OpenSSL.servedSerial(port: apiPort) == secondSerial }
+        let result = await load.value
+        #expect(result.failed.isEmpty, "\(result.failed)")
+        #expect(result.ok > 5)
+        #expect(cdnsd.process?.output.contains("API certificate reloaded") == true)
+    }
+}
