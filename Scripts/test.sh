@@ -16,6 +16,13 @@ requirements=(
     bind9-dnsutils:dig
     knot:knotd
     knot-dnsutils:kdig
+    pebble:pebble
+    lego:lego
+    certbot:certbot
+    python3-zope.interface:/usr/lib/python3/dist-packages/zope/interface
+    python3-venv:/usr/lib/python3.11/ensurepip
+    curl:curl
+    openssl:openssl
 )
 missing=()
 for pair in "${requirements[@]}"; do
@@ -31,6 +38,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Python programs from PyPI, each in its own venv under .build (made once):
+# certbot-dns-acmedns over Debian's certbot (run with the venv's Python),
+# and schemathesis.
+venvs=.build/test-venvs
+if [ ! -x "$venvs/certbot/bin/python" ] || ! "$venvs/certbot/bin/python" -c "import certbot_dns_acmedns, mock" 2>/dev/null; then
+    echo "test.sh: making $venvs/certbot (certbot-dns-acmedns from PyPI)"
+    /usr/bin/python3 -m venv --system-site-packages "$venvs/certbot"
+    "$venvs/certbot/bin/pip" install -q certbot-dns-acmedns==0.1.0 mock
+fi
+if [ ! -x "$venvs/schemathesis/bin/schemathesis" ]; then
+    echo "test.sh: making $venvs/schemathesis (from PyPI)"
+    python3 -m venv "$venvs/schemathesis"
+    "$venvs/schemathesis/bin/pip" install -q schemathesis
+fi
+export CDNS_CERTBOT_PYTHON="$PWD/$venvs/certbot/bin/python"
+export CDNS_SCHEMATHESIS="$PWD/$venvs/schemathesis/bin/schemathesis"
 
 # PostgreSQL for the store tests: a throw-away cluster on a loopback high
 # port, owned by the postgres user (initdb refuses root), stopped by PID.
