@@ -67,10 +67,10 @@ public final class SQLiteBackend: StoreBackend {
         }
     }
 
-    public func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError) {
+    public func apply(_ changes: [StoreChange], serials: [DNSName: UInt32]) async throws(ZoneStoreError) {
         try database.withLock { (connection) throws(ZoneStoreError) in
             try connection.transaction { () throws(ZoneStoreError) in
-                try Self.write(change, to: connection)
+                for change in changes { try Self.write(change, to: connection) }
                 for (origin, serial) in serials {
                     try connection.run("INSERT INTO zone_serials (origin, serial) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET serial = excluded.serial",
                                        [.text(origin.lowercased().description), .integer(Int64(serial))])

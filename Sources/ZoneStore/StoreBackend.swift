@@ -7,8 +7,9 @@ public protocol StoreBackend: Sendable {
     /// Reads everything kept, creating or migrating the storage first.
     func load() async throws(ZoneStoreError) -> StoredState
 
-    /// Makes `change` and the zone serials it raised durable, all or nothing.
-    func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError)
+    /// Makes `changes` and the zone serials they raised durable, all of
+    /// them or none (one transaction: the store group-commits).
+    func apply(_ changes: [StoreChange], serials: [DNSName: UInt32]) async throws(ZoneStoreError)
 
     /// Throws when the storage cannot be reached; for health checks.
     func checkHealth() async throws(ZoneStoreError)
@@ -22,5 +23,5 @@ extension StoreBackend {
 public struct MemoryBackend: StoreBackend {
     public init() {}
     public func load() async throws(ZoneStoreError) -> StoredState { StoredState() }
-    public func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError) {}
+    public func apply(_ changes: [StoreChange], serials: [DNSName: UInt32]) async throws(ZoneStoreError) {}
 }

@@ -17,9 +17,11 @@ public actor ZoneRecordStore: RecordStore {
     private var state: StoredState
     private var current: ZoneSnapshot
     private var subscribers: [any SnapshotSubscriber] = []
-    /// Writers waiting for `writeLock`, resumed in arrival order.
-    private var writeQueue: [CheckedContinuation<Void, Never>] = []
-    private var writing = false
+    /// Changes waiting for the next group commit, in arrival order.
+    private var pending: [PendingWrite] = []
+    private var committing = false
+    /// Reloads waiting for the commits in progress to finish.
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Moves whenever accounts or credentials may have changed, so that
     /// caches of verified secrets know to start again.
     public private(set) var credentialsGeneration: UInt64 = 0
@@ -63,8 +65,11 @@ public actor ZoneRecordStore: RecordStore {
     /// replica picks up what another replica wrote (PostgreSQL NOTIFY), or
     /// resynchronises after losing its connection. Serials never go back.
     public func reload() async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
+        while committing {
+            await withCheckedContinuation { idleWaiters.append($0) }
+        }
+        committing = true
+        defer { commitsFinished() }
         var loaded = try await backend.load()
         for (origin, zone) in configurations {
             loaded.serials[origin] = max(loaded.serials[origin] ?? zone.serial, state.serials[origin] ?? zone.serial)
@@ -94,67 +99,65 @@ public actor ZoneRecordStore: RecordStore {
     }
 
     public func add(_ records: [ResourceRecord]) async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
-        var next = state
-        for record in records where !next.records.contains(where: { $0.name == record.name && $0.data == record.data }) {
-            next.records.append(record)
+        _ = try await write { state in
+            var next = state
+            for record in records where !next.records.contains(where: { $0.name == record.name && $0.data == record.data }) {
+                next.records.append(record)
+            }
+            return .success(Mutation(change: .addRecords(records), next: next, touching: records.map(\.name)))
         }
-        try await commit(.addRecords(records), next, touching: records.map(\.name))
     }
 
     public func remove(_ records: [ResourceRecord]) async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
-        var next = state
-        next.records.removeAll { stored in records.contains { $0.name == stored.name && $0.data == stored.data } }
-        try await commit(.removeRecords(records), next, touching: records.map(\.name))
+        _ = try await write { state in
+            var next = state
+            next.records.removeAll { stored in records.contains { $0.name == stored.name && $0.data == stored.data } }
+            return .success(Mutation(change: .removeRecords(records), next: next, touching: records.map(\.name)))
+        }
     }
 
     public func replaceRRset(name: DNSName, type: RRType, with records: [ResourceRecord]) async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
-        var next = state
-        next.records.removeAll { $0.name == name && $0.type == type }
-        next.records += records
-        try await commit(.replaceRRset(name: name, type: type, records: records), next, touching: [name])
+        _ = try await write { state in
+            var next = state
+            next.records.removeAll { $0.name == name && $0.type == type }
+            next.records += records
+            return .success(Mutation(change: .replaceRRset(name: name, type: type, records: records), next: next, touching: [name]))
+        }
     }
 
     // MARK: Challenges
 
     /// Publishes a challenge value (idempotent for the same name and value).
     public func addChallenge(_ challenge: ChallengeRecord) async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
-        var next = state
-        next.challenges.removeAll { $0.name == challenge.name && $0.value == challenge.value }
-        next.challenges.append(challenge)
-        try await commit(.addChallenge(challenge), next, touching: [challenge.name])
+        _ = try await write { state in
+            var next = state
+            next.challenges.removeAll { $0.name == challenge.name && $0.value == challenge.value }
+            next.challenges.append(challenge)
+            return .success(Mutation(change: .addChallenge(challenge), next: next, touching: [challenge.name]))
+        }
     }
 
     /// Removes one value; returns false when it was not there.
     @discardableResult
     public func removeChallenge(name: DNSName, value: String) async throws(ZoneStoreError) -> Bool {
-        await lockWrites()
-        defer { unlockWrites() }
-        guard state.challenges.contains(where: { $0.name == name && $0.value == value }) else { return false }
-        var next = state
-        next.challenges.removeAll { $0.name == name && $0.value == value }
-        try await commit(.removeChallenge(name: name, value: value), next, touching: [name])
-        return true
+        try await write { state in
+            guard state.challenges.contains(where: { $0.name == name && $0.value == value }) else { return .success(nil) }
+            var next = state
+            next.challenges.removeAll { $0.name == name && $0.value == value }
+            return .success(Mutation(change: .removeChallenge(name: name, value: value), next: next, touching: [name]))
+        } > 0
     }
 
     /// Removes every challenge that expired before `now` (unix seconds); returns how many.
     @discardableResult
     public func removeExpiredChallenges(now: Int64) async throws(ZoneStoreError) -> Int {
-        await lockWrites()
-        defer { unlockWrites() }
-        let expired = state.challenges.filter { $0.expiresAt <= now }
-        guard !expired.isEmpty else { return 0 }
-        var next = state
-        next.challenges.removeAll { $0.expiresAt <= now }
-        try await commit(.expireChallenges(before: now), next, touching: expired.map(\.name))
-        return expired.count
+        try await write { state in
+            let expired = state.challenges.filter { $0.expiresAt <= now }
+            guard !expired.isEmpty else { return .success(nil) }
+            var next = state
+            next.challenges.removeAll { $0.expiresAt <= now }
+            return .success(Mutation(change: .expireChallenges(before: now), next: next, touching: expired.map(\.name), count: expired.count))
+        }
     }
 
     public func challenges() -> [ChallengeRecord] { state.challenges }
@@ -163,41 +166,37 @@ public actor ZoneRecordStore: RecordStore {
 
     /// Creates or replaces an acme-dns account; a subdomain belongs to one account.
     public func putAccount(_ account: Account) async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
-        if state.accounts.contains(where: { $0.subdomain == account.subdomain && $0.username != account.username }) {
-            throw ZoneStoreError(.conflict, "subdomain \(account.subdomain) belongs to another account")
+        _ = try await write { state in
+            if state.accounts.contains(where: { $0.subdomain == account.subdomain && $0.username != account.username }) {
+                return .failure(ZoneStoreError(.conflict, "subdomain \(account.subdomain) belongs to another account"))
+            }
+            var next = state
+            next.accounts.removeAll { $0.username == account.username }
+            next.accounts.append(account)
+            return .success(Mutation(change: .putAccount(account), next: next, touching: [], credentials: true))
         }
-        var next = state
-        next.accounts.removeAll { $0.username == account.username }
-        next.accounts.append(account)
-        try await commit(.putAccount(account), next, touching: [])
-        credentialsGeneration &+= 1
     }
 
     public func account(username: String) -> Account? { state.accounts.first { $0.username == username } }
     public func accounts() -> [Account] { state.accounts }
 
     public func putCredential(_ credential: APICredential) async throws(ZoneStoreError) {
-        await lockWrites()
-        defer { unlockWrites() }
-        var next = state
-        next.credentials.removeAll { $0.name == credential.name }
-        next.credentials.append(credential)
-        try await commit(.putCredential(credential), next, touching: [])
-        credentialsGeneration &+= 1
+        _ = try await write { state in
+            var next = state
+            next.credentials.removeAll { $0.name == credential.name }
+            next.credentials.append(credential)
+            return .success(Mutation(change: .putCredential(credential), next: next, touching: [], credentials: true))
+        }
     }
 
     @discardableResult
     public func removeCredential(name: String) async throws(ZoneStoreError) -> Bool {
-        await lockWrites()
-        defer { unlockWrites() }
-        guard state.credentials.contains(where: { $0.name == name }) else { return false }
-        var next = state
-        next.credentials.removeAll { $0.name == name }
-        try await commit(.removeCredential(name: name), next, touching: [])
-        credentialsGeneration &+= 1
-        return true
+        try await write { state in
+            guard state.credentials.contains(where: { $0.name == name }) else { return .success(nil) }
+            var next = state
+            next.credentials.removeAll { $0.name == name }
+            return .success(Mutation(change: .removeCredential(name: name), next: next, touching: [], credentials: true))
+        } > 0
     }
 
     public func credential(name: String) -> APICredential? { state.credentials.first { $0.name == name } }
@@ -205,53 +204,131 @@ public actor ZoneRecordStore: RecordStore {
 
     // MARK: Commit
 
-    /// Writes run one at a time: the actor lets other calls in while a
-    /// write awaits the backend, and a second write built on the same
-    /// `state` would drop the first one's change from memory.
-    private func lockWrites() async {
-        if !writing {
-            writing = true
+    /// One change worked out against the state it applies to.
+    private struct Mutation {
+        var change: StoreChange
+        var next: StoredState
+        /// Names whose records change, to re-index.
+        var touching: [DNSName]
+        /// What the caller gets back (items removed); 1 for a plain change.
+        var count = 1
+        /// Whether accounts or credentials change.
+        var credentials = false
+    }
+
+    /// A change waiting for the next group commit. `build` turns the state
+    /// as it will be then into the change, or nil when there is nothing to do.
+    private struct PendingWrite {
+        var build: (StoredState) -> Result<Mutation?, ZoneStoreError>
+        var done: CheckedContinuation<Result<Int, ZoneStoreError>, Never>
+    }
+
+    /// Queues a change and waits until it is durable and published.
+    ///
+    /// Writes are group-committed: every change that arrives while a commit
+    /// is on disk goes into the next one, each validated on its own against
+    /// the state before it, all made durable in one backend transaction
+    /// (one fsync), then published once. The actor lets calls in while a
+    /// commit awaits the backend, so changes are built from the state at
+    /// commit time, never from a state another write is replacing.
+    private func write(_ build: @escaping (StoredState) -> Result<Mutation?, ZoneStoreError>) async throws(ZoneStoreError) -> Int {
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Int, ZoneStoreError>, Never>) in
+            pending.append(PendingWrite(build: build, done: done))
+            if !committing {
+                committing = true
+                Task { await self.commitPending() }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Commits what is queued, batch after batch, until the queue is empty.
+    private func commitPending() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            var results: [Result<Int, ZoneStoreError>] = []
+            var working = state
+            var snapshot = current
+            var changes: [StoreChange] = []
+            var zones: Set<DNSName> = []
+            var credentials = false
+            for write in batch {
+                switch write.build(working) {
+                case .failure(let error):
+                    results.append(.failure(error))
+                case .success(nil):
+                    results.append(.success(0))
+                case .success(let mutation?):
+                    do {
+                        snapshot = try reindex(mutation, in: snapshot, zones: &zones)
+                        working = mutation.next
+                        changes.append(mutation.change)
+                        credentials = credentials || mutation.credentials
+                        results.append(.success(mutation.count))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                }
+            }
+            if !changes.isEmpty {
+                for origin in zones {
+                    working.serials[origin] = (state.serials[origin] ?? configurations[origin]?.serial ?? 0) &+ 1
+                }
+                do {
+                    try await backend.apply(changes, serials: working.serials.filter { zones.contains($0.key) })
+                    state = working
+                    if credentials { credentialsGeneration &+= 1 }
+                    if !zones.isEmpty {
+                        current = snapshot
+                        for subscriber in subscribers { await subscriber.apply(snapshot) }
+                    }
+                } catch {
+                    // Nothing in the batch was kept: everyone it carried fails.
+                    results = results.map { result in result.flatMap { _ in .failure(error) } }
+                }
+            }
+            for (write, result) in zip(batch, results) { write.done.resume(returning: result) }
+        }
+        commitsFinished()
+    }
+
+    /// Called by whoever held `committing`: starts on writes queued
+    /// meanwhile, or frees the store for a waiting reload.
+    private func commitsFinished() {
+        if !pending.isEmpty {
+            Task { await self.commitPending() }
             return
         }
-        await withCheckedContinuation { writeQueue.append($0) }
+        committing = false
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
     }
 
-    /// Hands the write lock to the next waiter, or frees it.
-    private func unlockWrites() {
-        if writeQueue.isEmpty {
-            writing = false
-        } else {
-            writeQueue.removeFirst().resume()
-        }
-    }
-
-    /// Validates `next` by re-indexing the touched names, makes the change
-    /// durable, then swaps state and publishes. On any error nothing changes.
-    private func commit(_ change: StoreChange, _ next: StoredState, touching names: [DNSName]) async throws(ZoneStoreError) {
-        var next = next
+    /// `snapshot` with the names `mutation` touches re-indexed from its
+    /// next state, under each zone's next serial; throws what the zone
+    /// refuses (a CNAME beside other data, a name in no zone).
+    private func reindex(_ mutation: Mutation, in snapshot: ZoneSnapshot, zones: inout Set<DNSName>) throws(ZoneStoreError) -> ZoneSnapshot {
         var byZone: [DNSName: Set<DNSName>] = [:]
-        for name in names {
-            guard let zone = current.zone(containing: name) else {
+        for name in mutation.touching {
+            guard let zone = snapshot.zone(containing: name) else {
                 throw ZoneStoreError(.noSuchZone, name: name, "\(name) is in no zone served here")
             }
             byZone[zone.origin, default: []].insert(name)
         }
-        var snapshot = current
+        var snapshot = snapshot
         for (origin, touched) in byZone {
-            guard let configuration = configurations[origin], let index = current[origin] else { continue }
-            let serial = (next.serials[origin] ?? configuration.serial) &+ 1
-            next.serials[origin] = serial
+            guard let configuration = configurations[origin], let index = snapshot[origin] else { continue }
+            let serial = (state.serials[origin] ?? configuration.serial) &+ 1
+            let next = mutation.next
             let updated = try index.updating(touched, soa: configuration.soa(serial: serial)) { name in
                 records(at: name, origin: origin, state: next)
             }
             snapshot = snapshot.replacing(updated)
         }
-        let raised = next.serials.filter { byZone[$0.key] != nil }
-        try await backend.apply(change, serials: raised)
-        state = next
-        if byZone.isEmpty { return }
-        current = snapshot
-        for subscriber in subscribers { await subscriber.apply(snapshot) }
+        zones.formUnion(byZone.keys)
+        return snapshot
     }
 
     /// Everything served at `name` in zone `origin` except the SOA: static,

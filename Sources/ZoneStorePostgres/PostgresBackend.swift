@@ -91,10 +91,10 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
-    public func apply(_ change: StoreChange, serials: [DNSName: UInt32]) async throws(ZoneStoreError) {
+    public func apply(_ changes: [StoreChange], serials: [DNSName: UInt32]) async throws(ZoneStoreError) {
         do {
             try await client.withTransaction(logger: logger) { connection in
-                try await Self.write(change, on: connection, logger: logger)
+                for change in changes { try await Self.write(change, on: connection, logger: logger) }
                 for (origin, serial) in serials {
                     try await connection.query(
                         "INSERT INTO zone_serials (origin, serial) VALUES (\(origin.lowercased().description), \(Int64(serial))) ON CONFLICT (origin) DO UPDATE SET serial = excluded.serial",

@@ -139,6 +139,42 @@ struct RecordStoreTests {
         }
     }
 
+    @Test("concurrent writes are group-committed: every acknowledged one is served and kept; a rejected one fails alone", arguments: Backend.available)
+    func concurrentWrites(backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        let name: DNSName = "_acme-challenge.many.svc.test."
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        if index == 17 {
+                            // A CNAME conflict inside the same burst of writes.
+                            try await store.add([try ResourceRecord(presentation: "alias.svc.test. 60 TXT \"clash\"")])
+                        } else {
+                            try await store.addChallenge(ChallengeRecord(name: name, value: "v\(index)", owner: "o", createdAt: 0, expiresAt: .max))
+                        }
+                        return (index, true)
+                    } catch {
+                        return (index, false)
+                    }
+                }
+            }
+            var outcomes: [Int: Bool] = [:]
+            for await (index, ok) in group { outcomes[index] = ok }
+            return outcomes
+        }
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [17])
+        let expected = (0..<40).filter { $0 != 17 }.map { "v\($0)" }.sorted()
+        #expect(await Self.txt(store, name) == expected)
+        #expect(await store.snapshot()["svc.test."].map { $0.serial > 7 } == true)
+        if backend != .memory {
+            let reopened = try await fixture.open()
+            #expect(await Self.txt(reopened, name) == expected)
+        }
+    }
+
     @Test("restarting on the same SQLite file serves the same records and accounts, with a higher serial")
     func sqliteSurvivesRestart() async throws {
         let fixture = try await Fixture(.sqlite)
