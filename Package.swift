@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ZoneStorePostgres", targets: ["ZoneStorePostgres"]),
         .library(name: "DNSServer", targets: ["DNSServer"]),
         .library(name: "ChallengeAPI", targets: ["ChallengeAPI"]),
+        .library(name: "ACMEClient", targets: ["ACMEClient"]),
         .executable(name: "cdnsd", targets: ["cdnsd"]),
     ],
     dependencies: [
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "DNSWire"),
@@ -62,10 +64,22 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "ACMEClient",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         .target(
             name: "CDNSDaemon",
             dependencies: [
-                "DNSWire", "ZoneStore", "ZoneStorePostgres", "DNSServer", "ChallengeAPI",
+                "DNSWire", "ZoneStore", "ZoneStorePostgres", "DNSServer", "ChallengeAPI", "ACMEClient",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,9 +122,10 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .testTarget(name: "ACMEClientTests", dependencies: ["ACMEClient"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire", "ZoneStore", "ZoneStorePostgres", "CDNSTestSupport", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["DNSWire", "ZoneStore", "ZoneStorePostgres", "ACMEClient", "CDNSTestSupport", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,41 @@
+import COpenSSL
+import Foundation
+
+/// What renewal needs to know about an issued certificate (the first in a
+/// PEM chain): its validity and its ARI certificate identifier.
+public struct CertificateInfo: Sendable, Equatable {
+    public var notBefore: Date
+    public var notAfter: Date
+    /// The serial number's bytes, DER content form (leading zero kept when the high bit is set).
+    public var serial: [UInt8]
+    public var authorityKeyIdentifier: [UInt8]
+
+    public init(pem: String) throws(ACMEError) {
+        var info = cdns_certificate_info()
+        let bytes = Array(pem.utf8)
+        guard cdns_certificate_info_from_pem(bytes, bytes.count, &info) == 1 else { throw ACMEError(.crypto, "not a PEM certificate") }
+        notBefore = Date(timeIntervalSince1970: TimeInterval(info.not_before))
+        notAfter = Date(timeIntervalSince1970: TimeInterval(info.not_after))
+        var serialBytes = withUnsafeBytes(of: info.serial) { Array($0.prefix(Int(info.serial_length))) }
+        if let first = serialBytes.first, first & 0x80 != 0 { serialBytes.insert(0, at: 0) }
+        serial = serialBytes
+        authorityKeyIdentifier = withUnsafeBytes(of: info.authority_key_id) { Array($0.prefix(Int(info.authority_key_id_length))) }
+    }
+
+    /// The serial as lowercase hex, as openssl prints it (without leading zeros).
+    public var serialHex: String {
+        let hex = serial.map { String(format: "%02X", $0) }.joined()
+        let trimmed = hex.drop { $0 == "0" }
+        return trimmed.isEmpty ? "0" : String(trimmed)
+    }
+
+    /// RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial).
+    public var renewalInfoID: String? {
+        authorityKeyIdentifier.isEmpty ? nil : "\(Base64URL.encode(authorityKeyIdentifier)).\(Base64URL.encode(serial))"
+    }
+
+    /// When to renew without ARI: two thirds into the lifetime.
+    public var defaultRenewalTime: Date {
+        notBefore.addingTimeInterval(notAfter.timeIntervalSince(notBefore) * 2 / 3)
+    }
+}
