@@ -21,6 +21,8 @@ public actor ACMEClient {
     private var nonces: [String] = []
     /// The account URL (`kid`) once known.
     public private(set) var accountURL: String?
+    /// How many requests were sent again after a badNonce rejection.
+    public private(set) var badNonceRetries = 0
 
     /// - Parameter trustRoots: a PEM file of extra roots to trust for the
     ///   directory's HTTPS (a private CA such as Step-CA), besides the system's.
@@ -244,6 +246,7 @@ public actor ACMEClient {
             let error = ACMEError(.problem, problem?["detail"] as? String ?? "HTTP \(response.status) from \(url)",
                                   problemType: problem?["type"] as? String, status: Int(response.status))
             if error.isBadNonce && attempt < 10 {
+                badNonceRetries += 1
                 logger.debug("badNonce, retrying", metadata: ["url": "\(url)", "attempt": "\(attempt)"])
                 continue
             }
