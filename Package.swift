@@ -80,6 +80,7 @@ let package = Package(
             name: "CDNSDaemon",
             dependencies: [
                 "DNSWire", "ZoneStore", "ZoneStorePostgres", "DNSServer", "ChallengeAPI", "ACMEClient",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

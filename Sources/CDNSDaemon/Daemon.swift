@@ -1,6 +1,7 @@
 import ChallengeAPI
 import DNSServer
 import Logging
+import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -84,23 +85,50 @@ public struct Daemon: Sendable {
                 services.append(CertificateFileReloader(certificate: certificate, certificateFile: settings.certFile, keyFile: settings.keyFile, logger: logger))
             }
         case "acme":
-            throw ConfigurationError(source: configuration.source, key: "api.tls", value: "\"acme\"",
-                                     reason: "this cdnsd has no ACME client yet; use \"none\" or \"file\"")
+            return try acmeAPIServices(store: store, settings: settings, listen: listen, logger: logger)
         default:
             break
         }
-        let api = ChallengeAPI(
+        services.append(try APIServer.application(
+            api: challengeAPI(store: store), host: listen.host, port: listen.port, certificate: certificate,
+            onServerRunning: Self.announce(https: certificate != nil, logger: logger), logger: logger))
+        return services
+    }
+
+    /// The API with its certificate from ACME: issued (or loaded) first,
+    /// then served and kept renewed; challenges go through `store`.
+    func acmeAPIServices(store: ZoneRecordStore, settings: CDNSConfiguration.API, listen: (host: String, port: Int), logger: Logger) throws -> [any Service] {
+        guard !settings.domain.isEmpty else {
+            throw ConfigurationError(source: configuration.source, key: "api.domain", value: "\"\"", reason: "tls = \"acme\" needs the API's name, e.g. domain = \"dns.svc.dev\"")
+        }
+        let solver = StoreDNS01Solver(store: store, lifetime: Int64(configuration.challenge.expireAfter))
+        let issuer = try CertificateIssuer(configuration: configuration, solver: solver, logger: Logger(label: "cdnsd.acme"))
+        let (certificates, ready) = AsyncStream.makeStream(of: ServerCertificate.self, bufferingPolicy: .bufferingNewest(1))
+        let api = challengeAPI(store: store)
+        let announce = Self.announce(https: true, logger: logger)
+        return [
+            APICertificateService(issuer: issuer, names: [settings.domain], ready: ready, logger: Logger(label: "cdnsd.acme")),
+            DeferredService {
+                var iterator = certificates.makeAsyncIterator()
+                guard let certificate = await iterator.next() else { return nil }
+                return try APIServer.application(api: api, host: listen.host, port: listen.port, certificate: certificate, onServerRunning: announce, logger: logger)
+            },
+        ]
+    }
+
+    static func announce(https: Bool, logger: Logger) -> @Sendable (any Channel) async -> Void {
+        { channel in
+            logger.info("challenge API listening", metadata: ["url": "\(https ? "https" : "http")://\(channel.localAddress?.description ?? "?")"])
+        }
+    }
+
+    func challengeAPI(store: ZoneRecordStore) -> ChallengeAPI {
+        let settings = configuration.api
+        return ChallengeAPI(
             store: store,
             configuration: ChallengeAPIConfiguration(
                 accountDomain: settings.accountDomain, registration: settings.registration, trustedProxies: settings.trustedProxies,
                 corsOrigins: settings.corsOrigins, maxBodySize: settings.maxBodySize, challengeLifetime: Int64(configuration.challenge.expireAfter)),
-            registry: registry, logger: logger)
-        let scheme = certificate == nil ? "http" : "https"
-        services.append(try APIServer.application(
-            api: api, host: listen.host, port: listen.port, certificate: certificate,
-            onServerRunning: { channel in
-                logger.info("challenge API listening", metadata: ["url": "\(scheme)://\(channel.localAddress?.description ?? "?")"])
-            }, logger: logger))
-        return services
+            registry: registry, logger: Logger(label: "cdnsd.api"))
     }
 }

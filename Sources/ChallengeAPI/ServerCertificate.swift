@@ -18,25 +18,42 @@ public final class ServerCertificate: Sendable {
             self.key = key
         }
 
-        /// Reads a PEM chain (leaf first) and a PEM private key.
+        /// Reads a PEM chain (leaf first) and a PEM private key from files.
         public init(certificateFile: String, keyFile: String) throws(ServerCertificateError) {
+            let chainPEM: String
+            let keyPEM: String
             do {
-                chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+                chainPEM = try String(contentsOfFile: certificateFile, encoding: .utf8)
             } catch {
-                throw ServerCertificateError(file: certificateFile, reason: "not a PEM certificate chain: \(error)")
+                throw ServerCertificateError(file: certificateFile, reason: "cannot read: \(error.localizedDescription)")
             }
-            guard !chain.isEmpty else { throw ServerCertificateError(file: certificateFile, reason: "no certificate in the file") }
             do {
-                key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+                keyPEM = try String(contentsOfFile: keyFile, encoding: .utf8)
             } catch {
-                throw ServerCertificateError(file: keyFile, reason: "not a PEM private key: \(error)")
+                throw ServerCertificateError(file: keyFile, reason: "cannot read: \(error.localizedDescription)")
+            }
+            try self.init(chainPEM: chainPEM, keyPEM: keyPEM, source: (certificateFile, keyFile))
+        }
+
+        /// Parses a PEM chain and key, and checks that the key is the leaf's.
+        public init(chainPEM: String, keyPEM: String, source: (chain: String, key: String) = ("certificate chain", "private key")) throws(ServerCertificateError) {
+            do {
+                chain = try NIOSSLCertificate.fromPEMBytes(Array(chainPEM.utf8))
+            } catch {
+                throw ServerCertificateError(file: source.chain, reason: "not a PEM certificate chain: \(error)")
+            }
+            guard !chain.isEmpty else { throw ServerCertificateError(file: source.chain, reason: "no certificate in it") }
+            do {
+                key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+            } catch {
+                throw ServerCertificateError(file: source.key, reason: "not a PEM private key: \(error)")
             }
             // A context refuses a key that does not belong to the leaf: catches
             // files caught half-way through being replaced.
             do {
                 _ = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
             } catch {
-                throw ServerCertificateError(file: keyFile, reason: "the key does not match the certificate in \(certificateFile): \(error)")
+                throw ServerCertificateError(file: source.key, reason: "the key does not match the certificate in \(source.chain): \(error)")
             }
         }
     }

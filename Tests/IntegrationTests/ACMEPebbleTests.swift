@@ -35,7 +35,7 @@ struct ACMEPebbleTests {
             let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
             let authorization = "Basic " + Data("acme:\(secret)".utf8).base64EncodedString()
             let url = cdnsd.apiURL
-            try await waitUntil("credential visible to the daemon") {
+            try await waitUntil("credential visible to the daemon", timeout: 30) {
                 try Curl.post("\(url)/present", json: "{}", headers: ["Authorization: \(authorization)"]).status == 400
             }
             solver = HTTPReqSolver(endpoint: cdnsd.apiURL, authorization: authorization)

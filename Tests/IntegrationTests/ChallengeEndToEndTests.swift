@@ -30,7 +30,7 @@ struct ChallengeEndToEndTests {
         let listed = try cdnsd.command(["credential", "list"])
         #expect(listed.output.contains("lego\tallow=*.svc.test\tfrom=127.0.0.0/8"))
         // The running daemon notices the new credential within a second or two.
-        try await waitUntil("credential visible to the daemon") {
+        try await waitUntil("credential visible to the daemon", timeout: 30) {
             let probe = try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("lego:\(secret)".utf8).base64EncodedString()])
             return probe.status == 400
         }

@@ -24,7 +24,7 @@ struct SchemathesisTests {
         let account = try #require(try JSONSerialization.jsonObject(with: Data(registered.body.utf8)) as? [String: Any])
         let user = try #require(account["username"] as? String)
         let key = try #require(account["password"] as? String)
-        try await waitUntil("credential visible to the daemon") {
+        try await waitUntil("credential visible to the daemon", timeout: 30) {
             try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("fuzz:\(secret)".utf8).base64EncodedString()]).status == 400
         }
         let run = try ManagedProcess.run(schemathesis, [

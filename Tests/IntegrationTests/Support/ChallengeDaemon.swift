@@ -11,6 +11,9 @@ struct ChallengeDaemon {
     var process: ManagedProcess?
     /// Set for `tls = "file"`: the served pair and the CA that signed it.
     var tls: (certificate: String, key: String, ca: String)?
+    /// More `[api]` lines, and whole sections appended to the configuration.
+    var apiLines: [String] = []
+    var sections = ""
 
     var apiURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
 
@@ -51,6 +54,7 @@ struct ChallengeDaemon {
             listen = "127.0.0.1:\(apiPort)"
             account_domain = "svc.test"
             \(tls.map { "tls = \"file\"\ncert_file = \"\($0.certificate)\"\nkey_file = \"\($0.key)\"" } ?? "")
+            \(apiLines.joined(separator: "\n"))
 
             [storage]
             engine = "sqlite"
@@ -58,18 +62,21 @@ struct ChallengeDaemon {
 
             [log]
             level = "info"
+
+            \(sections)
             """
     }
 
     var configurationPath: String { directory.url.appendingPathComponent("cdnsd.toml").path }
 
     /// Writes the configuration and starts cdnsd; returns once DNS and the API answer.
-    mutating func start(svc: [String] = [], other: [String] = []) throws {
+    /// - Parameter waitForAPI: false when the API comes up later (tls = "acme").
+    mutating func start(svc: [String] = [], other: [String] = [], waitForAPI: Bool = true) throws {
         _ = try directory.file("cdnsd.toml", toml(svc: svc, other: other))
         let process = try ManagedProcess(Programs.cdnsd, ["serve", "--config", configurationPath], directory: directory)
         self.process = process
         try TestDNSClient.waitUntilServing(port: dnsPort, zone: "svc.test.", process: process)
-        try Curl.waitFor("\(apiURL)/health", process: process, caFile: tls?.ca)
+        if waitForAPI { try Curl.waitFor("\(apiURL)/health", process: process, caFile: tls?.ca) }
     }
 
     mutating func stop() {

@@ -1,0 +1,101 @@
+import ACMEClient
+import ChallengeAPI
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `[api] tls = "acme"`: obtains the API's certificate for `[api] domain`
+/// from the configured directory, hands the first one to the API, and
+/// renews it in the background (ARI window when offered, else at 2/3 of its
+/// life; SIGHUP renews at once), swapping it into the running TLS server.
+/// A stored certificate is served while the next one is ordered.
+struct APICertificateService: Service {
+    let issuer: CertificateIssuer
+    let names: [String]
+    /// Receives the served certificate once, when the first is ready.
+    let ready: AsyncStream<ServerCertificate>.Continuation
+    let logger: Logger
+    /// First wait after a failed order; doubles up to an hour.
+    var retry: Duration = .seconds(5)
+
+    func run() async throws {
+        let force = RenewalTrigger()
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        logger.info("SIGHUP: renewing the API certificate now")
+                        force.pull()
+                    }
+                }
+                group.addTask { await keepRenewed(force: force) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        ready.finish()
+    }
+
+    private func keepRenewed(force: RenewalTrigger) async {
+        var served: ServerCertificate? = nil
+        var chain: String? = nil
+        if let stored = issuer.files.stored(names[0]), let info = try? CertificateInfo(pem: stored.chain), info.notAfter > Date(),
+           let pair = try? ServerCertificate.Pair(chainPEM: stored.chain, keyPEM: stored.key) {
+            served = ServerCertificate(pair)
+            chain = stored.chain
+            ready.yield(served!)
+            logger.info("serving the stored API certificate", metadata: ["serial": "\(info.serialHex)", "not_after": "\(info.notAfter)"])
+        }
+        var delay = retry
+        while !Task.isCancelled {
+            if let chain {
+                let due = await issuer.renewalTime(chain)
+                logger.info("API certificate renewal scheduled", metadata: ["at": "\(due)"])
+                while Date() < due, !Task.isCancelled, !force.isPulled {
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+                if Task.isCancelled { return }
+            }
+            force.reset()
+            do {
+                let issued = try await issuer.issue(names) { line in logger.info("acme: \(line)") }
+                let pair = try ServerCertificate.Pair(chainPEM: issued.chain, keyPEM: issued.key)
+                if let served {
+                    served.replace(with: pair)
+                } else {
+                    let certificate = ServerCertificate(pair)
+                    served = certificate
+                    ready.yield(certificate)
+                }
+                chain = issued.chain
+                delay = retry
+                logger.info("API certificate in service", metadata: ["names": "\(names)", "serial": "\((try? CertificateInfo(pem: issued.chain))?.serialHex ?? "?")"])
+            } catch {
+                logger.error("ordering the API certificate failed; retrying", metadata: ["error": "\(error)", "in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(3600))
+            }
+        }
+    }
+}
+
+/// Set by SIGHUP, read by the renewal loop.
+final class RenewalTrigger: Sendable {
+    private let pulled = Atomic(false)
+    func pull() { pulled.store(true, ordering: .relaxed) }
+    func reset() { pulled.store(false, ordering: .relaxed) }
+    var isPulled: Bool { pulled.load(ordering: .relaxed) }
+}
+
+/// A service that starts only once `start` returns something to run: the
+/// API under `tls = "acme"` waits for its first certificate.
+struct DeferredService: Service {
+    let start: @Sendable () async throws -> (any Service)?
+
+    func run() async throws {
+        guard let service = try await cancelWhenGracefulShutdown({ try await start() }) else { return }
+        try await service.run()
+    }
+}
