@@ -31,7 +31,12 @@ public struct CertificateInfo: Sendable, Equatable {
 
     /// RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial).
     public var renewalInfoID: String? {
-        authorityKeyIdentifier.isEmpty ? nil : "\(Base64URL.encode(authorityKeyIdentifier)).\(Base64URL.encode(serial))"
+        authorityKeyIdentifier.isEmpty ? nil : Self.renewalInfoID(authorityKeyIdentifier: authorityKeyIdentifier, serial: serial)
+    }
+
+    /// RFC 9773 §4.1 from its two parts (serial in DER content form).
+    public static func renewalInfoID(authorityKeyIdentifier: [UInt8], serial: [UInt8]) -> String {
+        "\(Base64URL.encode(authorityKeyIdentifier)).\(Base64URL.encode(serial))"
     }
 
     /// When to renew without ARI: two thirds into the lifetime.

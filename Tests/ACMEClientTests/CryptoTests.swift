@@ -19,6 +19,13 @@ struct CryptoTests {
         #expect(PrivateKey.thumbprint(jwk: jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
     }
 
+    /// RFC 9773 §4.1's example: AKI 69:88:5B:…:C8:D4 and serial 00:87:65:43:21.
+    @Test("ARI certificate identifier of the RFC's example")
+    func renewalInfoIdentifier() {
+        let aki: [UInt8] = [0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4]
+        #expect(CertificateInfo.renewalInfoID(authorityKeyIdentifier: aki, serial: [0x00, 0x87, 0x65, 0x43, 0x21]) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+    }
+
     /// RFC 8555 §8.4 with the thumbprint above: the TXT value is base64url(SHA-256("token.thumbprint")).
     @Test("dns-01 value and key PEM round trip")
     func dns01AndPEM() throws {
