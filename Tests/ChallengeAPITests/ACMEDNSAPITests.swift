@@ -50,6 +50,24 @@ struct ACMEDNSAPITests {
         #expect(await closed.store.accounts().isEmpty)
     }
 
+    @Test("CORS: configured origins get the allow headers and a 204 preflight; others get none")
+    func cors() async throws {
+        let harness = try await APITestHarness(configuration: APITestHarness.configuration(corsOrigins: ["https://ui.svc.test"]))
+        try await harness.run { client in
+            let preflight = try await client.execute(uri: "/update", method: .options, headers: [
+                .origin: "https://ui.svc.test", .accessControlRequestMethod: "POST",
+            ])
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowOrigin] == "https://ui.svc.test")
+            #expect(preflight.headers[.accessControlAllowHeaders]?.contains("X-Api-Key") == true)
+            let allowed = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://ui.svc.test"])
+            #expect(allowed.headers[.accessControlAllowOrigin] == "https://ui.svc.test")
+            let other = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"])
+            #expect(other.status == .ok)
+            #expect(other.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
     /// Test vector from openwall's crypt_blowfish (wrapper.c tests): "U*U"
     /// hashes to this `$2a$` string; acme-dns (Go's bcrypt) writes `$2a$`.
     @Test("an account imported from acme-dns with a $2a$ hash authenticates")

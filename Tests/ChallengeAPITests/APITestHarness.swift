@@ -22,10 +22,10 @@ struct APITestHarness {
     let store: ZoneRecordStore
     let api: ChallengeAPI
 
-    static func configuration(registration: Bool = true, trustedProxies: [String] = []) -> ChallengeAPIConfiguration {
+    static func configuration(registration: Bool = true, trustedProxies: [String] = [], corsOrigins: [String] = []) -> ChallengeAPIConfiguration {
         ChallengeAPIConfiguration(
             accountDomain: "svc.test.", registration: registration,
-            trustedProxies: trustedProxies.compactMap(IPNetwork.init), maxBodySize: 16 * 1024, challengeLifetime: 600, bcryptCost: 4)
+            trustedProxies: trustedProxies.compactMap(IPNetwork.init), corsOrigins: corsOrigins, maxBodySize: 16 * 1024, challengeLifetime: 600, bcryptCost: 4)
     }
 
     init(configuration: ChallengeAPIConfiguration = APITestHarness.configuration()) async throws {
