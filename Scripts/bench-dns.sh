@@ -111,7 +111,7 @@ run_server() {  # name command... ; prints "udp tcp"
 
 read -r knot_udp knot_tcp < <(run_server knotd knotd -c "$work/knot.conf")
 sleep 1
-read -r cdns_udp cdns_tcp < <(CDNS_DNS_LISTEN="127.0.0.1:$port" CDNS_STORAGE_ENGINE=memory run_server cdnsd "$cdnsd" serve --config "$work/cdnsd.toml")
+read -r cdns_udp cdns_tcp < <(CDNS_DNS_LISTEN="127.0.0.1:$port" CDNS_API_LISTEN="" CDNS_STORAGE_ENGINE=memory run_server cdnsd "$cdnsd" serve --config "$work/cdnsd.toml")
 
 printf '\n%-8s %14s %14s\n' "" "UDP q/s" "TCP q/s"
 printf '%-8s %14.0f %14.0f\n' knotd "$knot_udp" "$knot_tcp"
