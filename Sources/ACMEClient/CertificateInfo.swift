@@ -22,11 +22,11 @@ public struct CertificateInfo: Sendable, Equatable {
         authorityKeyIdentifier = withUnsafeBytes(of: info.authority_key_id) { Array($0.prefix(Int(info.authority_key_id_length))) }
     }
 
-    /// The serial as lowercase hex, as openssl prints it (without leading zeros).
+    /// The serial as uppercase hex, as `openssl x509 -serial` prints it:
+    /// whole bytes, without the DER sign byte.
     public var serialHex: String {
-        let hex = serial.map { String(format: "%02X", $0) }.joined()
-        let trimmed = hex.drop { $0 == "0" }
-        return trimmed.isEmpty ? "0" : String(trimmed)
+        let bytes = serial.drop { $0 == 0 }
+        return bytes.isEmpty ? "00" : bytes.map { String(format: "%02X", $0) }.joined()
     }
 
     /// RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial).

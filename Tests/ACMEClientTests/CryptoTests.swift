@@ -26,6 +26,22 @@ struct CryptoTests {
         #expect(CertificateInfo.renewalInfoID(authorityKeyIdentifier: aki, serial: [0x00, 0x87, 0x65, 0x43, 0x21]) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
     }
 
+    @Test("serials print as openssl prints them: whole bytes, no sign byte", .enabled(if: openssl != nil || required))
+    func serialHex() throws {
+        let directory = try Scratch()
+        defer { directory.remove() }
+        let openssl = try #require(Self.openssl)
+        for serial in ["0x02B9F2D816C08406", "0x8000000000000001", "0x7F"] {
+            let key = directory.path("k.pem"), certificate = directory.path("c.pem")
+            let made = try run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                                         "-out", certificate, "-days", "1", "-subj", "/CN=t", "-set_serial", serial])
+            #expect(made.status == 0, "\(made.output)")
+            let info = try CertificateInfo(pem: String(contentsOfFile: certificate, encoding: .utf8))
+            let printed = try run(openssl, ["x509", "-in", certificate, "-noout", "-serial"]).output
+            #expect("serial=\(info.serialHex)\n" == printed, "\(serial)")
+        }
+    }
+
     /// RFC 8555 §8.4 with the thumbprint above: the TXT value is base64url(SHA-256("token.thumbprint")).
     @Test("dns-01 value and key PEM round trip")
     func dns01AndPEM() throws {
