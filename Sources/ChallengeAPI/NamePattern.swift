@@ -33,8 +33,7 @@ public struct NamePattern: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         guard let base else { return "*" }
-        let text = base.description.hasSuffix(".") ? String(base.description.dropLast()) : base.description
-        return includesBelow ? "*.\(text)" : text
+        return includesBelow ? "*.\(base.presentationWithoutDot)" : base.presentationWithoutDot
     }
 }
 

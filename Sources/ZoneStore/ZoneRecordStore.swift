@@ -273,7 +273,7 @@ public actor ZoneRecordStore: RecordStore {
             }
             if !changes.isEmpty {
                 for origin in zones {
-                    working.serials[origin] = (state.serials[origin] ?? configurations[origin]?.serial ?? 0) &+ 1
+                    working.serials[origin] = nextSerial(origin)
                 }
                 do {
                     try await backend.apply(changes, serials: working.serials.filter { zones.contains($0.key) })
@@ -291,6 +291,11 @@ public actor ZoneRecordStore: RecordStore {
             for (write, result) in zip(batch, results) { write.done.resume(returning: result) }
         }
         commitsFinished()
+    }
+
+    /// The serial a zone gets from the commit in progress.
+    private func nextSerial(_ origin: DNSName) -> UInt32 {
+        (state.serials[origin] ?? configurations[origin]?.serial ?? 0) &+ 1
     }
 
     /// Called by whoever held `committing`: starts on writes queued
@@ -320,7 +325,7 @@ public actor ZoneRecordStore: RecordStore {
         var snapshot = snapshot
         for (origin, touched) in byZone {
             guard let configuration = configurations[origin], let index = snapshot[origin] else { continue }
-            let serial = (state.serials[origin] ?? configuration.serial) &+ 1
+            let serial = nextSerial(origin)
             let next = mutation.next
             let updated = try index.updating(touched, soa: configuration.soa(serial: serial)) { name in
                 records(at: name, origin: origin, state: next)

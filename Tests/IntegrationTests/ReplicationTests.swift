@@ -147,13 +147,9 @@ struct ReplicationTests {
 
     /// Polls `name`'s TXT values on `port` until `condition` holds for them.
     static func waitForTXT(_ name: DNSName, port: UInt16, timeout: Double, until condition: ([String]) -> Bool) throws -> Bool {
-        // EDNS: ten challenge values outgrow 512 bytes.
-        let query = try DNSMessage(header: DNSHeader(id: 3), questions: [Question(name: name, type: .txt)], edns: EDNS()).encode()
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
-            let reply = try DNSMessage(decoding: TestDNSClient.udp(query, port: port))
-            let values = reply.answers.compactMap { record -> String? in if case .txt(let txt) = record.data { txt.joinedText } else { nil } }
-            if condition(values) { return true }
+            if condition(try TestDNSClient.txtValues(name, port: port)) { return true }
             usleep(2_000)
         } while Date() < deadline
         return false

@@ -91,11 +91,6 @@ struct ChallengeDaemon {
 
     /// The TXT strings served at `name` over UDP.
     func txt(_ name: String) throws -> [String] {
-        let query = try DNSMessage(header: DNSHeader(id: 7), questions: [Question(name: try DNSName(name), type: .txt)], edns: EDNS()).encode()
-        let reply = try DNSMessage(decoding: try TestDNSClient.udp(query, port: dnsPort))
-        return reply.answers.compactMap { record in
-            if case .txt(let txt) = record.data { return txt.strings.map { String(decoding: $0, as: UTF8.self) }.joined() }
-            return nil
-        }
+        try TestDNSClient.txtValues(try DNSName(name), port: dnsPort)
     }
 }

@@ -104,6 +104,14 @@ enum TestDNSClient {
         return result
     }
 
+    /// The TXT values served at `name` on `port` over UDP, with EDNS (ten
+    /// challenge values outgrow 512 bytes).
+    static func txtValues(_ name: DNSName, port: UInt16) throws -> [String] {
+        let query = try DNSMessage(header: DNSHeader(id: 3), questions: [Question(name: name, type: .txt)], edns: EDNS()).encode()
+        let reply = try DNSMessage(decoding: udp(query, port: port))
+        return reply.answers.compactMap { record in if case .txt(let txt) = record.data { txt.joinedText } else { nil } }
+    }
+
     /// A loopback port free for both UDP and TCP right now.
     static func freePort() throws -> UInt16 {
         for _ in 0..<20 {
