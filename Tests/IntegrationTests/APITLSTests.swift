@@ -25,17 +25,7 @@ struct APITLSTests {
         #expect(try OpenSSL.servedSerial(port: apiPort) == OpenSSL.serial(of: first.certificate))
 
         // Requests keep going while the files are replaced.
-        let url = "\(cdnsd.apiURL)/health"
-        let load = Task.detached { () -> (ok: Int, failed: [String]) in
-            var ok = 0
-            var failed: [String] = []
-            let deadline = Date().addingTimeInterval(12)
-            while Date() < deadline {
-                let response = try? Curl.get(url, caFile: ca.certificate)
-                if response?.status == 200 { ok += 1 } else { failed.append(response?.description ?? "curl error") }
-            }
-            return (ok, failed)
-        }
+        let load = RequestLoad(["--cacert", ca.certificate, "\(cdnsd.apiURL)/health"], seconds: 12)
         try await Task.sleep(for: .seconds(1))
         // Key first, then certificate, each replaced by rename. In between the
         // pair does not match: the old one must stay in service.
@@ -51,7 +41,7 @@ struct APITLSTests {
         try replace(second.certificate, served.certificate)
         let secondSerial = try OpenSSL.serial(of: second.certificate)
         try await waitUntil("the new certificate is served", timeout: 10) { try OpenSSL.servedSerial(port: apiPort) == secondSerial }
-        let result = await load.value
+        let result = await load.result()
         #expect(result.failed.isEmpty, "\(result.failed)")
         #expect(result.ok > 5)
         #expect(cdnsd.process?.output.contains("API certificate reloaded") == true)

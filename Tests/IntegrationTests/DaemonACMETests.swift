@@ -40,20 +40,11 @@ struct DaemonACMETests {
         let firstSerial = try OpenSSL.servedSerial(port: port)
         let pid = try #require(cdnsd.process?.pid)
 
-        let load = Task.detached { () -> (ok: Int, failed: [String]) in
-            var ok = 0
-            var failed: [String] = []
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline {
-                let response = try? Curl.request(health)
-                if response?.status == 200 { ok += 1 } else { failed.append(response?.description ?? "curl error") }
-            }
-            return (ok, failed)
-        }
+        let load = RequestLoad(health, seconds: 10)
         try await Task.sleep(for: .milliseconds(500))
         kill(pid, SIGHUP)
         try await waitUntil("a renewed certificate is served", timeout: 30) { try OpenSSL.servedSerial(port: port) != firstSerial }
-        let result = await load.value
+        let result = await load.result()
         #expect(result.failed.isEmpty, "\(result.failed)")
         #expect(result.ok > 3)
         #expect(cdnsd.process?.isRunning == true && cdnsd.process?.pid == pid, "renewed without a restart")

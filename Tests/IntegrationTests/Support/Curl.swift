@@ -38,3 +38,35 @@ enum Curl {
         throw TestSetupError("\(url) did not answer within \(timeout)s:\n\(process.output)")
     }
 }
+
+/// curl requests in a loop for a while, on a thread of its own: blocking in
+/// the test's cooperative pool would starve the test's other waits.
+final class RequestLoad: @unchecked Sendable {
+    // @unchecked: the counts are written by the load thread before `finished`
+    // is signalled and read only after.
+    private let finished = DispatchSemaphore(value: 0)
+    private var ok = 0
+    private var failed: [String] = []
+
+    init(_ arguments: [String], seconds: Double) {
+        let thread = Thread { [self] in
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                let response = try? Curl.request(arguments)
+                if response?.status == 200 { ok += 1 } else { failed.append(response?.description ?? "curl error") }
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the loop to end: requests answered 200, and the others.
+    func result() async -> (ok: Int, failed: [String]) {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [self] in
+                finished.wait()
+                continuation.resume(returning: (ok, failed))
+            }
+        }
+    }
+}
