@@ -252,11 +252,3 @@ extension Data {
         base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }
-
-extension DNSName {
-    /// `svc.dev` for `svc.dev.`: how acme-dns writes names in JSON.
-    var presentationWithoutDot: String {
-        let text = description
-        return text.count > 1 && text.hasSuffix(".") ? String(text.dropLast()) : text
-    }
-}

@@ -1,3 +1,4 @@
+import ZoneStore
 import DNSWire
 
 /// What the challenge API needs to know beyond the store.

@@ -1,3 +1,4 @@
+import ZoneStore
 import HTTPTypes
 
 /// Finds the client behind a request: the socket peer, unless that peer is

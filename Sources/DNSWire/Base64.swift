@@ -1,8 +1,8 @@
-/// Standard base64 (RFC 4648 §4) for the presentation form of TSIG MACs.
-enum Base64 {
+/// Standard base64 (RFC 4648 §4): TSIG MACs in presentation form, TSIG secrets.
+public enum Base64 {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -21,7 +21,7 @@ enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let chars = Array(text.utf8)
         guard chars.count % 4 == 0 else { return nil }
         let padding = chars.reversed().prefix(while: { $0 == UInt8(ascii: "=") }).count

@@ -100,6 +100,12 @@ extension DNSName: CustomStringConvertible, CustomDebugStringConvertible {
 
     public var debugDescription: String { "DNSName(\(description))" }
 
+    /// `svc.dev` for `svc.dev.`: how acme-dns and configuration files write names.
+    public var presentationWithoutDot: String {
+        let text = description
+        return text.count > 1 && text.hasSuffix(".") ? String(text.dropLast()) : text
+    }
+
     static let nameSpecials: [UInt8] = Array(".\\\"()@$;".utf8)
 
     static func appendEscaped(_ byte: UInt8, to out: inout [UInt8], special: [UInt8]) {

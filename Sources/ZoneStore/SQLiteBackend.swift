@@ -44,6 +44,12 @@ public final class SQLiteBackend: StoreBackend {
                 }
                 state.credentials.append(APICredential(name: name, secretHash: hash, allowedNames: StoreSchema.split(names), allowedSources: StoreSchema.split(sources)))
             }
+            for row in try connection.run("SELECT name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only FROM tsig_keys ORDER BY rowid") {
+                guard let key = StoreSchema.tsigKey(row.map(\.text), flags: (row[6].integer ?? 1, row[7].integer ?? 0)) else {
+                    throw ZoneStoreError(.storage, "unreadable TSIG key row in \(connection.path)")
+                }
+                state.tsigKeys.append(key)
+            }
             for row in try connection.run("SELECT origin, serial FROM zone_serials") {
                 if let text = row[0].text, let origin = try? DNSName(text), let serial = row[1].integer {
                     state.serials[origin] = UInt32(truncatingIfNeeded: serial)
@@ -110,6 +116,13 @@ public final class SQLiteBackend: StoreBackend {
                 [.text(credential.name), .text(credential.secretHash), .text(StoreSchema.join(credential.allowedNames)), .text(StoreSchema.join(credential.allowedSources))])
         case .removeCredential(let name):
             try connection.run("DELETE FROM credentials WHERE name = ?", [.text(name)])
+        case .putTSIGKey(let key):
+            let columns = StoreSchema.columns(of: key)
+            try connection.run(
+                "INSERT INTO tsig_keys (name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, secret = excluded.secret, allowed_names = excluded.allowed_names, allowed_sources = excluded.allowed_sources, allowed_types = excluded.allowed_types, challenge_names_only = excluded.challenge_names_only, transfer_only = excluded.transfer_only",
+                columns.texts.map { .text($0) } + [.integer(columns.flags.0), .integer(columns.flags.1)])
+        case .removeTSIGKey(let name):
+            try connection.run("DELETE FROM tsig_keys WHERE name = ?", [.text(name.lowercased().description)])
         }
     }
 

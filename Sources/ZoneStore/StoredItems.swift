@@ -67,6 +67,7 @@ public struct StoredState: Sendable {
     public var challenges: [ChallengeRecord] = []
     public var accounts: [Account] = []
     public var credentials: [APICredential] = []
+    public var tsigKeys: [TSIGKey] = []
     /// The last serial published per zone apex.
     public var serials: [DNSName: UInt32] = [:]
 
@@ -84,4 +85,40 @@ public enum StoreChange: Sendable {
     case putAccount(Account)
     case putCredential(APICredential)
     case removeCredential(name: String)
+    case putTSIGKey(TSIGKey)
+    case removeTSIGKey(name: DNSName)
+}
+
+/// A TSIG key (RFC 8945) and what it may be used for. The secret is kept
+/// as the raw bytes HMAC needs (TSIG cannot work from a hash of it), so the
+/// store's file or database is as sensitive as a BIND key file.
+public struct TSIGKey: Sendable, Hashable {
+    /// The key name as clients send it, e.g. `certbot.`.
+    public var name: DNSName
+    /// `hmac-sha256.` and friends (RFC 8945 §6).
+    public var algorithm: DNSName
+    public var secret: [UInt8]
+    /// Name patterns (`*.svc.dev`, `svc.dev`, `*`) the key may change.
+    public var allowedNames: [String]
+    /// CIDRs signed messages may come from; empty allows all.
+    public var allowedSources: [String]
+    /// Record types the key may add or delete; TXT by default.
+    public var allowedTypes: [RRType]
+    /// Only `_acme-challenge.` names below the allowed names (the default
+    /// scope); false lets the key change the allowed names themselves.
+    public var challengeNamesOnly: Bool
+    /// A key for zone transfers only: it may sign AXFR/IXFR and NOTIFY, never an UPDATE.
+    public var transferOnly: Bool
+
+    public init(name: DNSName, algorithm: DNSName, secret: [UInt8], allowedNames: [String] = [], allowedSources: [String] = [],
+                allowedTypes: [RRType] = [.txt], challengeNamesOnly: Bool = true, transferOnly: Bool = false) {
+        self.name = name
+        self.algorithm = algorithm
+        self.secret = secret
+        self.allowedNames = allowedNames
+        self.allowedSources = allowedSources
+        self.allowedTypes = allowedTypes
+        self.challengeNamesOnly = challengeNamesOnly
+        self.transferOnly = transferOnly
+    }
 }

@@ -202,6 +202,29 @@ public actor ZoneRecordStore: RecordStore {
     public func credential(name: String) -> APICredential? { state.credentials.first { $0.name == name } }
     public func credentials() -> [APICredential] { state.credentials }
 
+    /// Creates or replaces a TSIG key.
+    public func putTSIGKey(_ key: TSIGKey) async throws(ZoneStoreError) {
+        _ = try await write { state in
+            var next = state
+            next.tsigKeys.removeAll { $0.name == key.name }
+            next.tsigKeys.append(key)
+            return .success(Mutation(change: .putTSIGKey(key), next: next, touching: [], credentials: true))
+        }
+    }
+
+    @discardableResult
+    public func removeTSIGKey(name: DNSName) async throws(ZoneStoreError) -> Bool {
+        try await write { state in
+            guard state.tsigKeys.contains(where: { $0.name == name }) else { return .success(nil) }
+            var next = state
+            next.tsigKeys.removeAll { $0.name == name }
+            return .success(Mutation(change: .removeTSIGKey(name: name), next: next, touching: [], credentials: true))
+        } > 0
+    }
+
+    public func tsigKey(name: DNSName) -> TSIGKey? { state.tsigKeys.first { $0.name == name } }
+    public func tsigKeys() -> [TSIGKey] { state.tsigKeys }
+
     // MARK: Commit
 
     /// One change worked out against the state it applies to.

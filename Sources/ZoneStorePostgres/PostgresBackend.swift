@@ -58,6 +58,13 @@ public final class PostgresBackend: StoreBackend {
             for try await (name, hash, names, sources) in credentials.decode((String, String, String, String).self) {
                 state.credentials.append(APICredential(name: name, secretHash: hash, allowedNames: StoreSchema.split(names), allowedSources: StoreSchema.split(sources)))
             }
+            let keys = try await client.query("SELECT name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only FROM tsig_keys ORDER BY name", logger: logger)
+            for try await (name, algorithm, secret, names, sources, types, challengeOnly, transferOnly) in keys.decode((String, String, String, String, String, String, Int64, Int64).self) {
+                guard let key = StoreSchema.tsigKey([name, algorithm, secret, names, sources, types], flags: (challengeOnly, transferOnly)) else {
+                    throw ZoneStoreError(.storage, "PostgreSQL: unreadable TSIG key row \(name)")
+                }
+                state.tsigKeys.append(key)
+            }
             for try await (origin, serial) in try await client.query("SELECT origin, serial FROM zone_serials", logger: logger).decode((String, Int64).self) {
                 state.serials[try DNSName(origin)] = UInt32(truncatingIfNeeded: serial)
             }
@@ -152,6 +159,13 @@ public final class PostgresBackend: StoreBackend {
                 logger: logger)
         case .removeCredential(let name):
             try await connection.query("DELETE FROM credentials WHERE name = \(name)", logger: logger)
+        case .putTSIGKey(let key):
+            let (texts, flags) = StoreSchema.columns(of: key)
+            try await connection.query(
+                "INSERT INTO tsig_keys (name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only) VALUES (\(texts[0]), \(texts[1]), \(texts[2]), \(texts[3]), \(texts[4]), \(texts[5]), \(flags.0), \(flags.1)) ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, secret = excluded.secret, allowed_names = excluded.allowed_names, allowed_sources = excluded.allowed_sources, allowed_types = excluded.allowed_types, challenge_names_only = excluded.challenge_names_only, transfer_only = excluded.transfer_only",
+                logger: logger)
+        case .removeTSIGKey(let name):
+            try await connection.query("DELETE FROM tsig_keys WHERE name = \(name.lowercased().description)", logger: logger)
         }
     }
 

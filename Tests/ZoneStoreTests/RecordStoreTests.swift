@@ -121,6 +121,25 @@ struct RecordStoreTests {
         #expect(await store.credentials().isEmpty)
     }
 
+    @Test("TSIG keys keep their secret and scope across a restart", arguments: Backend.available)
+    func tsigKeys(backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
+        defer { fixture.remove() }
+        let key = TSIGKey(name: "certbot.", algorithm: "hmac-sha512.", secret: Array(0...63), allowedNames: ["*.svc.test", "svc.test"],
+                          allowedSources: ["127.0.0.0/8"], allowedTypes: [.txt, .a], challengeNamesOnly: false, transferOnly: true)
+        do {
+            let store = try await fixture.open()
+            try await store.putTSIGKey(key)
+            try await store.putTSIGKey(TSIGKey(name: "other.", algorithm: "hmac-sha256.", secret: [1, 2, 3]))
+            #expect(try await store.removeTSIGKey(name: "OTHER."))
+            #expect(try await !store.removeTSIGKey(name: "other."))
+        }
+        guard backend != .memory else { return }
+        let reopened = try await fixture.open()
+        #expect(await reopened.tsigKeys() == [key])
+        #expect(await reopened.tsigKey(name: "CERTBOT.") == key)
+    }
+
     @Test(arguments: Backend.available)
     func rejectedChangesLeaveNothingBehind(backend: Backend) async throws {
         let fixture = try await Fixture(backend)

@@ -1,3 +1,4 @@
+import ZoneStore
 import DNSWire
 
 /// A name a credential may publish challenges for: `team.svc.dev` (that
@@ -39,7 +40,7 @@ public struct NamePattern: Sendable, Hashable, CustomStringConvertible {
 
 extension DNSName {
     /// The certificate name behind a challenge name: without `_acme-challenge.`.
-    func removingChallengeLabel() -> DNSName {
+    public func removingChallengeLabel() -> DNSName {
         guard let first = labels.first, first.count == 15,
               String(decoding: first, as: UTF8.self).lowercased() == "_acme-challenge" else { return self }
         return droppingFirstLabels(1)

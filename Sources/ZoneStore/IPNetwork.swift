@@ -1,5 +1,5 @@
+import ZoneStore
 import DNSWire
-import NIOCore
 
 /// An IPv4 or IPv6 address as one 128-bit number, for prefix matching.
 public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
@@ -17,12 +17,6 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         } else {
             return nil
         }
-    }
-
-    /// The address of a socket peer.
-    public init?(_ address: SocketAddress) {
-        guard let text = address.ipAddress else { return nil }
-        self.init(text)
     }
 
     init(v4: UInt32) {
@@ -81,7 +75,7 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
 
 extension Array where Element == IPNetwork {
     /// Whether any block contains `address`.
-    func contains(_ address: IPAddress) -> Bool {
+    public func contains(_ address: IPAddress) -> Bool {
         contains { $0.contains(address) }
     }
 }
