@@ -1,4 +1,4 @@
-// Small C wrappers over OpenSSL 3 for ACMEClient: the parts OpenSSL offers
+// Small C wrappers over OpenSSL 3 for ACMEClient (and HMAC for DNSServer's TSIG): the parts OpenSSL offers
 // only as macros or variadic functions (EVP_EC_gen, sk_* stacks), and the
 // buffer juggling of BIO and DER, so the Swift side handles plain bytes.
 #ifndef CDNS_OPENSSL_SHIM_H
@@ -8,9 +8,11 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -180,6 +182,30 @@ static inline void cdns_last_error(char *out, size_t capacity) {
     unsigned long code = ERR_get_error();
     if (code == 0) { snprintf(out, capacity, "no OpenSSL error queued"); return; }
     ERR_error_string_n(code, out, capacity);
+}
+
+/// HMAC of `data` under `key` with digest `digest` (0 MD5, 1 SHA-1, 2 SHA-224,
+/// 3 SHA-256, 4 SHA-384, 5 SHA-512) into `out` (64 bytes); returns the length or -1.
+static inline int cdns_hmac(int digest, const unsigned char *key, size_t key_length, const unsigned char *data, size_t length, unsigned char *out) {
+    const EVP_MD *md = NULL;
+    switch (digest) {
+    case 0: md = EVP_md5(); break;
+    case 1: md = EVP_sha1(); break;
+    case 2: md = EVP_sha224(); break;
+    case 3: md = EVP_sha256(); break;
+    case 4: md = EVP_sha384(); break;
+    case 5: md = EVP_sha512(); break;
+    default: return -1;
+    }
+    static const unsigned char empty = 0;
+    unsigned int size = 0;
+    if (HMAC(md, key_length ? key : &empty, (int)key_length, length ? data : &empty, length, out, &size) == NULL) return -1;
+    return (int)size;
+}
+
+/// Compares two buffers in time independent of their contents; 0 when equal.
+static inline int cdns_constant_time_compare(const unsigned char *a, const unsigned char *b, size_t length) {
+    return CRYPTO_memcmp(a, b, length);
 }
 
 #endif
