@@ -14,7 +14,7 @@ public struct CDNSCommand: AsyncParsableCommand {
             Every configuration key can also be set as CDNS_<SECTION>_<KEY>,
             e.g. CDNS_DNS_LISTEN=127.0.0.1:5300 or CDNS_LOG_LEVEL=debug.
             """,
-        subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self, CertCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self, TSIGCommand.self, CertCommand.self],
         defaultSubcommand: Serve.self)
 
     public init() {}

@@ -31,6 +31,9 @@ public struct Daemon: Sendable {
                 tcpIdleTimeout: .seconds(Int64(configuration.dns.tcpIdleTimeout)), maxTCPConnections: configuration.dns.tcpConnections),
             store: store,
             group: eventLoops,
+            requestHandler: UpdateHandler(
+                store: store, keys: { name in await store.tsigKey(name: name) }, zones: configuration.zones,
+                challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
             logger: Logger(label: "cdnsd.dns"))
         var services: [any Service] = [
             dns,

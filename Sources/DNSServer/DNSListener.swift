@@ -47,10 +47,16 @@ public final class DNSListener: Service, Sendable {
     private let store: any RecordStore
     private let group: any EventLoopGroup
     private let logger: Logger
-    public init(configuration: DNSListenerConfiguration, store: any RecordStore, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    private let requestHandler: (any DNSRequestHandler)?
+
+    /// - Parameter requestHandler: answers UPDATEs and TSIG-signed messages;
+    ///   without one an UPDATE gets NOTIMP and signed queries unsigned answers.
+    public init(configuration: DNSListenerConfiguration, store: any RecordStore, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                requestHandler: (any DNSRequestHandler)? = nil, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.group = group
+        self.requestHandler = requestHandler
         self.logger = logger
     }
 
@@ -95,6 +101,12 @@ public final class DNSListener: Service, Sendable {
         for channel in channels { try? await channel.close() }
     }
 
+    /// Datagrams read per `recvmmsg`.
+    static let vectorReadCount = 32
+    /// The largest datagram read whole: a signed UPDATE with a few records
+    /// is far above the 128 bytes a query needs.
+    static let maxDatagram = 4096
+
     static func describe(_ address: SocketAddress) -> String {
         switch address {
         case .v6: "[\(address.ipAddress ?? "?")]:\(address.port ?? 0)"
@@ -104,14 +116,18 @@ public final class DNSListener: Service, Sendable {
 
     private func bindUDP(_ address: SocketAddress, cache: SnapshotCache) async throws -> any Channel {
         let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
+        let requestHandler = requestHandler
         return try await DatagramBootstrap(group: cache.eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-            .channelOption(.datagramVectorReadMessageCount, value: 32)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+            .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
+            // NIO splits this buffer evenly between the datagrams of one
+            // vector read: each gets `maxDatagram` bytes; longer ones arrive
+            // cut short and are answered FORMERR.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * Self.maxDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder, cache: cache))
+                    try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder, cache: cache, requestHandler: requestHandler))
                 }
             }
             .bind(to: address)
@@ -123,6 +139,7 @@ public final class DNSListener: Service, Sendable {
         let limiter = ConnectionLimiter(limit: configuration.maxTCPConnections)
         let idle = configuration.tcpIdleTimeout
         let logger = logger
+        let requestHandler = requestHandler
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -140,7 +157,7 @@ public final class DNSListener: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: idle),
                         ByteToMessageHandler(DNSMessageFramer(), maximumBufferSize: 0x10000 + 2),
-                        TCPQueryHandler(responder: responder, cache: cache),
+                        TCPQueryHandler(responder: responder, cache: cache, requestHandler: requestHandler),
                     ])
                 }
             }

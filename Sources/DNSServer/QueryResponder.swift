@@ -39,14 +39,34 @@ public struct QueryResponder: Sendable {
     /// `respond(to:snapshot:transport:into:)` with an `Answer` the caller keeps
     /// between queries, so that its arrays are not allocated per query.
     public func respond(to query: UnsafeRawBufferPointer, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, scratch: inout Answer) -> Int? {
-        guard query.count >= 12, query[2] & 0x80 == 0 else { return nil }
+        if case .answered(let length) = respond(to: query, snapshot: snapshot, transport: transport, into: output, scratch: &scratch, deferring: false) {
+            return length
+        }
+        return nil
+    }
+
+    /// What became of one incoming message.
+    enum Outcome {
+        case answered(Int)
+        /// No answer deserved (too short, or a response).
+        case dropped
+        /// For the `DNSRequestHandler`: an UPDATE or a signed message.
+        case deferred(DNSMessage)
+    }
+
+    /// Answers `query`, or with `deferring` hands UPDATEs and signed
+    /// messages back undecided. Without a handler an UPDATE gets NOTIMP
+    /// and a signed query an unsigned answer.
+    func respond(to query: UnsafeRawBufferPointer, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, scratch: inout Answer, deferring: Bool) -> Outcome {
+        guard query.count >= 12, query[2] & 0x80 == 0 else { return .dropped }
         let message: DNSMessage
         do {
             message = try DNSMessage(decoding: query)
         } catch {
-            return bareError(.formErr, query: query, into: output)
+            return bareError(.formErr, query: query, into: output).map { .answered($0) } ?? .dropped
         }
-        return answer(message, snapshot: snapshot, transport: transport, into: output, result: &scratch)
+        if deferring && message.needsRequestHandler { return .deferred(message) }
+        return answer(message, snapshot: snapshot, transport: transport, into: output, result: &scratch).map { .answered($0) } ?? .dropped
     }
 
     /// Header-only error reply for a query that could not be decoded.
@@ -62,13 +82,15 @@ public struct QueryResponder: Sendable {
         }
     }
 
-    func answer(_ query: DNSMessage, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, result: inout Answer) -> Int? {
+    /// - Parameter reserving: bytes kept free at the end (for a TSIG record).
+    func answer(_ query: DNSMessage, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, result: inout Answer, reserving: Int = 0) -> Int? {
         var header = DNSHeader(id: query.header.id, flags: [.response], opcode: query.header.opcode)
         header.flags.formUnion(query.header.flags.intersection([.recursionDesired, .checkingDisabled]))
         var maxSize = 0xFFFF
         if transport == .udp {
             maxSize = query.edns.map { Int(min(max($0.udpPayloadSize, 512), maxUDPPayload)) } ?? 512
         }
+        maxSize -= reserving
         let question = query.questions.count == 1 ? query.questions[0] : nil
 
         if query.header.opcode != .query {
@@ -128,16 +150,16 @@ public struct QueryResponder: Sendable {
 extension QueryResponder {
     /// Appends the response to `query` to `response`; false when the query
     /// deserves no answer. The handlers' one way into the responder.
-    func respond(to query: ByteBuffer, snapshot: ZoneSnapshot, transport: DNSTransport, appendingTo response: inout ByteBuffer, scratch: inout Answer) -> Bool {
-        var answered = false
+    func respond(to query: ByteBuffer, snapshot: ZoneSnapshot, transport: DNSTransport, appendingTo response: inout ByteBuffer, scratch: inout Answer, deferring: Bool = false) -> Outcome {
+        var outcome = Outcome.dropped
         let size = bufferSize(for: transport)
         _ = query.withUnsafeReadableBytes { bytes in
             response.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { output in
-                guard let length = respond(to: bytes, snapshot: snapshot, transport: transport, into: output, scratch: &scratch) else { return 0 }
-                answered = true
+                outcome = respond(to: bytes, snapshot: snapshot, transport: transport, into: output, scratch: &scratch, deferring: deferring)
+                guard case .answered(let length) = outcome else { return 0 }
                 return length
             }
         }
-        return answered
+        return outcome
     }
 }

@@ -25,22 +25,40 @@ final class TCPQueryHandler: ChannelDuplexHandler {
 
     private let responder: QueryResponder
     private let cache: SnapshotCache
+    private let requestHandler: (any DNSRequestHandler)?
     private var pending = false
     /// Reused for every query on this channel: no per-query arrays.
     private var scratch = Answer(rcode: .noError, authoritative: true)
     private var counter = QueryCounter(transport: "tcp")
 
-    init(responder: QueryResponder, cache: SnapshotCache) {
+    init(responder: QueryResponder, cache: SnapshotCache, requestHandler: (any DNSRequestHandler)? = nil) {
         self.responder = responder
         self.cache = cache
+        self.requestHandler = requestHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let query = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: 2 + responder.bufferSize(for: .tcp))
         response.writeInteger(UInt16(0))
-        guard responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response, scratch: &scratch) else {
+        switch responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response, scratch: &scratch, deferring: requestHandler != nil) {
+        case .answered: break
+        case .dropped:
             counter.countDropped()
+            return
+        case .deferred(let message):
+            // Answered when the handler is done; DNS over TCP lets replies
+            // come out of order (RFC 7766 §7), clients match them by ID.
+            guard let requestHandler else { return }
+            let request = DNSRequest(bytes: Array(buffer: query), message: message, source: IPAddress(socketAddress: context.channel.remoteAddress), transport: .tcp)
+            let channel = context.channel
+            Task {
+                guard let reply = await requestHandler.respond(to: request), reply.count <= 0xFFFF else { return }
+                var frame = channel.allocator.buffer(capacity: reply.count + 2)
+                frame.writeInteger(UInt16(reply.count))
+                frame.writeBytes(reply)
+                channel.writeAndFlush(frame, promise: nil)
+            }
             return
         }
         counter.count(response: response, headerStart: response.readerIndex + 2)

@@ -10,21 +10,35 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     private let responder: QueryResponder
     private let cache: SnapshotCache
+    private let requestHandler: (any DNSRequestHandler)?
     private var pending = false
     /// Reused for every query on this channel: no per-query arrays.
     private var scratch = Answer(rcode: .noError, authoritative: true)
     private var counter = QueryCounter(transport: "udp")
 
-    init(responder: QueryResponder, cache: SnapshotCache) {
+    init(responder: QueryResponder, cache: SnapshotCache, requestHandler: (any DNSRequestHandler)? = nil) {
         self.responder = responder
         self.cache = cache
+        self.requestHandler = requestHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: responder.bufferSize(for: .udp))
-        guard responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch) else {
+        switch responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch, deferring: requestHandler != nil) {
+        case .answered: break
+        case .dropped:
             counter.countDropped()
+            return
+        case .deferred(let message):
+            guard let requestHandler else { return }
+            let request = DNSRequest(bytes: Array(buffer: envelope.data), message: message, source: IPAddress(socketAddress: envelope.remoteAddress), transport: .udp)
+            let channel = context.channel
+            let remote = envelope.remoteAddress
+            Task {
+                guard let reply = await requestHandler.respond(to: request) else { return }
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: reply)), promise: nil)
+            }
             return
         }
         counter.count(response: response, headerStart: response.readerIndex)

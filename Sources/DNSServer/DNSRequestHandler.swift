@@ -1,0 +1,44 @@
+import DNSWire
+import NIOCore
+import ZoneStore
+
+/// A message the query path hands on instead of answering from the
+/// snapshot itself: a dynamic UPDATE, or any message signed with TSIG.
+public struct DNSRequest: Sendable {
+    /// The message exactly as received (TSIG covers these bytes).
+    public let bytes: [UInt8]
+    public let message: DNSMessage
+    /// The peer's address; nil when the socket gave none.
+    public let source: IPAddress?
+    public let transport: DNSTransport
+
+    public init(bytes: [UInt8], message: DNSMessage, source: IPAddress?, transport: DNSTransport) {
+        self.bytes = bytes
+        self.message = message
+        self.source = source
+        self.transport = transport
+    }
+}
+
+/// Answers the messages that need more than a snapshot lookup: work that
+/// waits for the store (UPDATE) or for key material (TSIG). The listeners
+/// call it off the event loop and send what it returns; nil sends nothing.
+public protocol DNSRequestHandler: Sendable {
+    func respond(to request: DNSRequest) async -> [UInt8]?
+}
+
+extension DNSMessage {
+    /// Whether the listeners hand this message to a `DNSRequestHandler`.
+    var needsRequestHandler: Bool {
+        header.opcode == .update || additional.contains { $0.type == .tsig }
+            || answers.contains { $0.type == .tsig } || authority.contains { $0.type == .tsig }
+    }
+}
+
+extension IPAddress {
+    /// The address of a socket peer; nil for none or a Unix socket.
+    init?(socketAddress: SocketAddress?) {
+        guard let text = socketAddress?.ipAddress else { return nil }
+        self.init(text)
+    }
+}
