@@ -112,6 +112,29 @@ public struct DNSName: Sendable {
         return DNSName(uncheckedStorage: storage, start: index) == other
     }
 
+    /// Whether any label equals `label`, ignoring ASCII case. Allocates nothing.
+    public func containsLabel(_ label: [UInt8]) -> Bool {
+        var index = start
+        while index < storage.count {
+            if labelEquals(at: index, label) { return true }
+            index += Int(storage[index]) + 1
+        }
+        return false
+    }
+
+    /// Whether the first label equals `label`, ignoring ASCII case.
+    public func hasFirstLabel(_ label: [UInt8]) -> Bool {
+        start < storage.count && labelEquals(at: start, label)
+    }
+
+    private func labelEquals(at index: Int, _ label: [UInt8]) -> Bool {
+        guard Int(storage[index]) == label.count else { return false }
+        for offset in 0..<label.count where DNSName.lower(storage[index + 1 + offset]) != DNSName.lower(label[offset]) {
+            return false
+        }
+        return true
+    }
+
     /// A copy with ASCII letters lowered; other bytes unchanged.
     public func lowercased() -> DNSName {
         DNSName(uncheckedStorage: storage[start...].map(DNSName.lower))
