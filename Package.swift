@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -30,7 +31,9 @@ let package = Package(
     targets: [
         .target(name: "DNSWire"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "ZoneStore", dependencies: ["DNSWire", "CSQLite"]),
+        .target(
+            name: "ZoneStore",
+            dependencies: ["DNSWire", "CSQLite", .product(name: "HashTreeCollections", package: "swift-collections")]),
         .target(
             name: "ZoneStorePostgres",
             dependencies: [

@@ -52,6 +52,10 @@ public struct CDNSConfiguration: Sendable {
         public var ttl: UInt32
         /// Seconds after which forgotten challenge records are removed.
         public var expireAfter: Int
+        /// TTL and SOA minimum of negative answers at and below `_acme-challenge` names.
+        public var negativeTTL: UInt32
+        /// A live challenge does not hide the wildcard above its name.
+        public var keepWildcards: Bool
     }
 
     public struct Log: Sendable {
@@ -75,7 +79,7 @@ public struct CDNSConfiguration: Sendable {
         "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url"],
-        "challenge": ["ttl", "expire_after"],
+        "challenge": ["ttl", "expire_after", "negative_ttl", "keep_wildcards"],
         "log": ["level", "format"],
     ]
     static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records"]
@@ -243,7 +247,10 @@ public struct CDNSConfiguration: Sendable {
         guard let expireAfter = Self.duration(expiry) else {
             throw challengeSection.error("expire_after", .string(expiry), "expected a duration such as 90s, 30m, 1h or 1d")
         }
-        challenge = Challenge(ttl: UInt32(try challengeSection.int("ttl", default: 60, range: 0...86400)), expireAfter: expireAfter)
+        challenge = Challenge(
+            ttl: UInt32(try challengeSection.int("ttl", default: 60, range: 0...86400)), expireAfter: expireAfter,
+            negativeTTL: UInt32(try challengeSection.int("negative_ttl", default: 5, range: 0...86400)),
+            keepWildcards: try challengeSection.bool("keep_wildcards", default: true))
         let logSection = try section("log")
         log = Log(
             level: try logSection.choice("level", default: "info", among: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),

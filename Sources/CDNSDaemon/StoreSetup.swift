@@ -12,7 +12,7 @@ struct StoreSetup {
     /// Stops what `open` started outside the service group.
     let shutdown: @Sendable () async -> Void
 
-    /// - Parameter watchExternalWrites: for the daemon: reload when another
+    /// - Parameter watchExternalWrites: for the daemon: catch up when another
     ///   process (`cdnsd credential add`) writes to the SQLite file.
     static func open(_ configuration: CDNSConfiguration, logger: Logger, watchExternalWrites: Bool = true) async throws -> StoreSetup {
         var services: [any Service] = []
@@ -50,7 +50,9 @@ struct StoreSetup {
             backend = client
             logger.info("storage: PostgreSQL", metadata: ["replica": "\(client.replicaID)"])
         }
-        let store = try await ZoneRecordStore(zones: configuration.zones, backend: backend, challengeTTL: configuration.challenge.ttl)
+        let challenge = ChallengeSettings(
+            ttl: configuration.challenge.ttl, negativeTTL: configuration.challenge.negativeTTL, keepWildcards: configuration.challenge.keepWildcards)
+        let store = try await ZoneRecordStore(zones: configuration.zones, backend: backend, challenge: challenge)
         if let postgres { services.append(PostgresChangeFeed(backend: postgres, store: store, logger: Logger(label: "cdnsd.postgres"))) }
         if let sqlite, watchExternalWrites { services.append(SQLiteChangeFeed(backend: sqlite, store: store, logger: Logger(label: "cdnsd.sqlite"))) }
         let orphans = await store.orphanedRecords
@@ -61,8 +63,9 @@ struct StoreSetup {
     }
 }
 
-/// Reloads the store whenever another replica writes to the shared
-/// PostgreSQL database, and after every reconnect.
+/// Catches the store up whenever another replica commits to the shared
+/// PostgreSQL database, and after every reconnect (notifications may have
+/// been missed meanwhile).
 struct PostgresChangeFeed: Service {
     let backend: PostgresBackend
     let store: ZoneRecordStore
@@ -74,35 +77,37 @@ struct PostgresChangeFeed: Service {
         await cancelWhenGracefulShutdown {
             await backend.followChanges {
                 do {
-                    try await store.reload()
+                    try await store.catchUp()
                 } catch {
-                    logger.error("reloading from PostgreSQL failed", metadata: ["error": "\(error)"])
+                    logger.error("catching up from PostgreSQL failed", metadata: ["error": "\(error)"])
                 }
             }
         }
     }
 }
 
-/// Reloads the store when another process commits to the SQLite file
-/// (`cdnsd credential add` while the daemon runs); SQLite's
-/// `data_version` moves only for other connections' commits.
+/// Catches the store up when another process commits to the SQLite file
+/// (`cdnsd credential add` while the daemon runs): SQLite's `data_version`
+/// moves when another connection commits.
 struct SQLiteChangeFeed: Service {
     let backend: SQLiteBackend
     let store: ZoneRecordStore
     let logger: Logger
-    var interval: Duration = .seconds(1)
+    var interval: Duration = .milliseconds(250)
 
     func run() async throws {
-        var version = try? backend.dataVersion()
+        var version = try? await backend.dataVersion()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: interval)
-            guard let now = try? backend.dataVersion(), now != version else { continue }
+            guard let now = try? await backend.dataVersion(), now != version else { continue }
             version = now
             do {
-                try await store.reload()
-                logger.info("reloaded after another process wrote to the database", metadata: ["path": "\(backend.path)"])
+                let applied = try await store.catchUp()
+                if applied > 0 {
+                    logger.info("applied changes another process committed", metadata: ["path": "\(backend.path)", "changes": "\(applied)"])
+                }
             } catch {
-                logger.error("reloading from SQLite failed", metadata: ["error": "\(error)"])
+                logger.error("catching up from SQLite failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -90,9 +90,8 @@ public struct ChallengeAPI: Sendable {
         guard let user = request.headers[.xAPIUser], let key = request.headers[.xAPIKey] else {
             throw authFailure(.forbidden("X-Api-User or X-Api-Key missing"), api: "acme-dns", context: context)
         }
-        let generation = await store.credentialsGeneration
-        guard let account = await store.account(username: user),
-              await verifier.verify(user: "account:\(user)", secret: key, hash: account.passwordHash, generation: generation) else {
+        guard let account = store.account(username: user),
+              await verifier.verify(user: "account:\(user)", secret: key, hash: account.passwordHash) else {
             throw authFailure(.forbidden("unknown user or wrong key for \(user)"), api: "acme-dns", context: context)
         }
         if !account.allowFrom.isEmpty, !account.allowFrom.compactMap(IPNetwork.init).contains(client) {
@@ -132,9 +131,8 @@ public struct ChallengeAPI: Sendable {
         guard let (user, secret) = Self.basicCredentials(request.headers) else {
             throw authFailure(APIError(.unauthorized, "forbidden", detail: "no basic auth"), api: "httpreq", context: context)
         }
-        let generation = await store.credentialsGeneration
-        guard let credential = await store.credential(name: user),
-              await verifier.verify(user: "credential:\(user)", secret: secret, hash: credential.secretHash, generation: generation) else {
+        guard let credential = store.credential(name: user),
+              await verifier.verify(user: "credential:\(user)", secret: secret, hash: credential.secretHash) else {
             throw authFailure(APIError(.unauthorized, "forbidden", detail: "unknown credential or wrong secret for \(user)"), api: "httpreq", context: context)
         }
         if !credential.allowedSources.isEmpty, !credential.allowedSources.compactMap(IPNetwork.init).contains(client) {

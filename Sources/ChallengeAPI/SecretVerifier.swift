@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HummingbirdBcrypt
+import Metrics
 import NIOPosix
 import Synchronization
 
@@ -10,11 +11,11 @@ import Synchronization
 ///
 /// The cache is bounded, keyed by an HMAC of user and secret under a key
 /// that lives only in this process (so it holds no secret and no unsalted
-/// hash of one), remembers which stored hash the secret matched, and is
-/// cleared whenever the store's credentials generation moves.
+/// hash of one), and remembers which stored hash the secret matched: an
+/// entry counts only while the store still holds that same hash, so a
+/// changed password or a removed account never verifies from the cache.
 public final class SecretVerifier: Sendable {
     private struct Cache {
-        var generation: UInt64 = 0
         var entries: [Data: String] = [:]
     }
 
@@ -23,30 +24,27 @@ public final class SecretVerifier: Sendable {
     /// Most verified secrets remembered at once.
     public let capacity: Int
 
+    private let hits = Counter(label: "cdnsd_api_secret_cache_total", dimensions: [("result", "hit")])
+    private let misses = Counter(label: "cdnsd_api_secret_cache_total", dimensions: [("result", "miss")])
+
     public init(capacity: Int = 10_000) {
         self.capacity = capacity
     }
 
-    /// Whether `secret` matches `hash` for `user`. `generation` is the
-    /// store's `credentialsGeneration` when the hash was read.
-    public func verify(user: String, secret: String, hash: String, generation: UInt64) async -> Bool {
+    /// Whether `secret` matches `hash`, the hash the store holds for `user` now.
+    public func verify(user: String, secret: String, hash: String) async -> Bool {
         var message = Data(user.utf8)
         message.append(0)
         message.append(contentsOf: secret.utf8)
         let cacheKey = Data(HMAC<SHA256>.authenticationCode(for: message, using: key))
-        let known = cache.withLock { cache -> Bool in
-            if cache.generation != generation {
-                cache.generation = generation
-                cache.entries.removeAll(keepingCapacity: true)
-                return false
-            }
-            return cache.entries[cacheKey] == hash
+        if cache.withLock({ $0.entries[cacheKey] == hash }) {
+            hits.increment()
+            return true
         }
-        if known { return true }
+        misses.increment()
         let matches = (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(secret, hash: hash) }) ?? false
         guard matches else { return false }
         cache.withLock { cache in
-            guard cache.generation == generation else { return }
             if cache.entries.count >= capacity { cache.entries.removeAll(keepingCapacity: true) }
             cache.entries[cacheKey] = hash
         }

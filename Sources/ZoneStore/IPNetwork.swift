@@ -1,4 +1,3 @@
-import ZoneStore
 import DNSWire
 
 /// An IPv4 or IPv6 address as one 128-bit number, for prefix matching.

@@ -37,13 +37,13 @@ extension ZoneSnapshot {
             }
             var owner: DNSName? = nil
             var node = zone.nodes[current]
-            if node == nil {
+            if node == nil || (zone.keepWildcards && current != zone.origin && node?.isTransparent == true) {
                 if let source = zone.sourceOfSynthesis(for: current) {
                     node = source
                     owner = current
-                } else {
+                } else if node == nil {
                     answer.rcode = .nxDomain
-                    answer.authority.append(AnswerRRset(zone.negativeSOA))
+                    answer.authority.append(AnswerRRset(zone.negativeSOA(for: name)))
                     return
                 }
             }
@@ -62,7 +62,7 @@ extension ZoneSnapshot {
             }
             let found: RRset? = type == .any ? node.rrsets.first : node.rrset(type)
             guard let found else {
-                answer.authority.append(AnswerRRset(zone.negativeSOA))
+                answer.authority.append(AnswerRRset(zone.negativeSOA(for: name)))
                 return
             }
             answer.answer.append(AnswerRRset(found, owner: owner))
@@ -88,13 +88,22 @@ extension ZoneIndex {
     /// The wildcard that answers for a missing `name`: `*.` under its closest
     /// encloser, if that exists. An empty non-terminal is an encloser and so
     /// blocks wildcards above it (RFC 4592 §2.2.2).
+    /// With `keepWildcards`, an empty non-terminal that exists only because
+    /// of challenge names below it is no encloser.
     func sourceOfSynthesis(for name: DNSName) -> Node? {
         var encloser = name.parent
         while let candidate = encloser {
-            if candidate == origin || nodes[candidate] != nil { return wildcards[candidate] }
+            if candidate == origin { return wildcards[candidate] }
+            if let node = nodes[candidate], !(keepWildcards && node.isTransparent) { return wildcards[candidate] }
             encloser = candidate.parent
         }
         return nil
+    }
+
+    /// The SOA a negative answer to `name` carries: the short challenge
+    /// one at and below `_acme-challenge` names.
+    func negativeSOA(for name: DNSName) -> RRset {
+        name.containsChallengeLabel ? challengeNegativeSOA : negativeSOA
     }
 
     /// A and AAAA of the in-zone names an NS, MX or SRV RRset points at, as

@@ -1,4 +1,3 @@
-import ZoneStore
 import DNSWire
 
 /// A name a credential may publish challenges for: `team.svc.dev` (that
@@ -39,10 +38,17 @@ public struct NamePattern: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension DNSName {
+    private static let challengeLabel = Array("_acme-challenge".utf8)
+
+    /// Whether the first label is `_acme-challenge` (any case).
+    public var isChallengeName: Bool { hasFirstLabel(Self.challengeLabel) }
+
+    /// Whether any label is `_acme-challenge`: the name is a challenge name
+    /// or below one.
+    public var containsChallengeLabel: Bool { containsLabel(Self.challengeLabel) }
+
     /// The certificate name behind a challenge name: without `_acme-challenge.`.
     public func removingChallengeLabel() -> DNSName {
-        guard let first = labels.first, first.count == 15,
-              String(decoding: first, as: UTF8.self).lowercased() == "_acme-challenge" else { return self }
-        return droppingFirstLabels(1)
+        isChallengeName ? droppingFirstLabels(1) : self
     }
 }

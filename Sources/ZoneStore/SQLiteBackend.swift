@@ -1,69 +1,42 @@
 import DNSWire
-import Synchronization
+import Dispatch
 
 /// The embedded default: one SQLite file, created on first start, WAL mode,
-/// versioned migrations, reused prepared statements, `synchronous = FULL`
-/// so that every acknowledged change is on disk. The connection sits behind
-/// a mutex; the owning store calls one method at a time anyway.
+/// versioned migrations run once when it opens, `synchronous = FULL` so
+/// that every acknowledged change is on disk.
+///
+/// SQLite blocks (fsync, waiting for another process's write lock), so it
+/// never runs on Swift's cooperative thread pool: one connection writes on
+/// a serial queue of its own, another reads on a second one (WAL lets it
+/// read while a write is in progress), and async callers wait on a
+/// continuation.
 public final class SQLiteBackend: StoreBackend {
-    private let database: Mutex<SQLiteConnection>
+    private let writer: SQLiteWorker
+    private let reader: SQLiteWorker
+    private let retention: StoreRetention
     public let path: String
 
-    /// Opens or creates the database at `path`; its directory must exist.
-    public init(path: String) throws(ZoneStoreError) {
+    /// Opens or creates the database at `path` (its directory must exist)
+    /// and brings its schema up to date. Refuses a file that is not a
+    /// cdnsd database or is newer than this cdnsd.
+    public init(path: String, retention: StoreRetention = StoreRetention()) throws(ZoneStoreError) {
         self.path = path
-        database = Mutex(try SQLiteConnection(path: path))
-    }
-
-    public func load() async throws(ZoneStoreError) -> StoredState {
-        try database.withLock { (connection) throws(ZoneStoreError) -> StoredState in
-            try Self.migrate(connection)
-            var state = StoredState()
-            for row in try connection.run("SELECT line FROM records ORDER BY rowid") {
-                guard let line = row[0].text, let record = try? ResourceRecord(presentation: line) else {
-                    throw ZoneStoreError(.storage, "unreadable record row in \(connection.path): \(row)")
-                }
-                state.records.append(record)
-            }
-            for row in try connection.run("SELECT name, value, owner, created_at, expires_at FROM challenges ORDER BY rowid") {
-                guard let nameText = row[0].text, let name = try? DNSName(nameText), let value = row[1].text, let owner = row[2].text,
-                      let created = row[3].integer, let expires = row[4].integer else {
-                    throw ZoneStoreError(.storage, "unreadable challenge row in \(connection.path): \(row)")
-                }
-                state.challenges.append(ChallengeRecord(name: name, value: value, owner: owner, createdAt: created, expiresAt: expires))
-            }
-            for row in try connection.run("SELECT username, password_hash, subdomain, allow_from FROM accounts ORDER BY rowid") {
-                guard let username = row[0].text, let hash = row[1].text, let subdomain = row[2].text, let allow = row[3].text else {
-                    throw ZoneStoreError(.storage, "unreadable account row in \(connection.path)")
-                }
-                state.accounts.append(Account(username: username, passwordHash: hash, subdomain: subdomain, allowFrom: StoreSchema.split(allow)))
-            }
-            for row in try connection.run("SELECT name, secret_hash, allowed_names, allowed_sources FROM credentials ORDER BY rowid") {
-                guard let name = row[0].text, let hash = row[1].text, let names = row[2].text, let sources = row[3].text else {
-                    throw ZoneStoreError(.storage, "unreadable credential row in \(connection.path)")
-                }
-                state.credentials.append(APICredential(name: name, secretHash: hash, allowedNames: StoreSchema.split(names), allowedSources: StoreSchema.split(sources)))
-            }
-            for row in try connection.run("SELECT name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only FROM tsig_keys ORDER BY rowid") {
-                guard let key = StoreSchema.tsigKey(row.map(\.text), flags: (row[6].integer ?? 1, row[7].integer ?? 0)) else {
-                    throw ZoneStoreError(.storage, "unreadable TSIG key row in \(connection.path)")
-                }
-                state.tsigKeys.append(key)
-            }
-            for row in try connection.run("SELECT origin, serial FROM zone_serials") {
-                if let text = row[0].text, let origin = try? DNSName(text), let serial = row[1].integer {
-                    state.serials[origin] = UInt32(truncatingIfNeeded: serial)
-                }
-            }
-            return state
-        }
+        self.retention = retention
+        let writing = try SQLiteConnection(path: path)
+        try Self.migrate(writing)
+        writer = SQLiteWorker(writing, label: "cdnsd.sqlite.writer")
+        reader = SQLiteWorker(try SQLiteConnection(path: path), label: "cdnsd.sqlite.reader")
     }
 
     private static func migrate(_ connection: SQLiteConnection) throws(ZoneStoreError) {
+        let tables = try connection.run("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
+        if !tables.isEmpty && !tables.contains("schema_version") {
+            throw ZoneStoreError(.storage, "\(connection.path) is an SQLite database of something else (tables \(tables.joined(separator: ", "))); not touching it")
+        }
         try connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         let version = Int(try connection.run("SELECT max(version) FROM schema_version").first?.first?.integer ?? 0)
         guard version <= StoreSchema.migrations.count else {
-            throw ZoneStoreError(.storage, "\(connection.path) has schema version \(version), newer than this cdnsd (\(StoreSchema.migrations.count))")
+            throw ZoneStoreError(.storage, "\(connection.path) has schema version \(version), newer than this cdnsd (\(StoreSchema.migrations.count)); use a newer cdnsd")
         }
         for (index, migration) in StoreSchema.migrations.enumerated().dropFirst(version) {
             try connection.transaction { () throws(ZoneStoreError) in
@@ -73,74 +46,137 @@ public final class SQLiteBackend: StoreBackend {
         }
     }
 
-    public func apply(_ changes: [StoreChange], serials: [DNSName: UInt32]) async throws(ZoneStoreError) {
-        try database.withLock { (connection) throws(ZoneStoreError) in
-            try connection.transaction { () throws(ZoneStoreError) in
-                for change in changes { try Self.write(change, to: connection) }
-                for (origin, serial) in serials {
-                    try connection.run("INSERT INTO zone_serials (origin, serial) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET serial = excluded.serial",
-                                       [.text(origin.lowercased().description), .integer(Int64(serial))])
+    public func load() async throws(ZoneStoreError) -> StoredState {
+        try await reader.run { connection throws(ZoneStoreError) in
+            try connection.transaction(immediate: false) { () throws(ZoneStoreError) -> StoredState in
+                var state = StoredState()
+                state.position = try Self.position(connection)
+                for table in StoreSchema.itemTables {
+                    for row in try connection.run(table.selectAll) {
+                        state.items.append(try StoreSchema.item(table, row: row))
+                    }
                 }
+                for row in try connection.run("SELECT origin, serial FROM zone_serials") {
+                    if let text = row[0].text, let origin = try? DNSName(text), let serial = row[1].integer {
+                        state.serials[origin] = UInt32(truncatingIfNeeded: serial)
+                    }
+                }
+                return state
             }
         }
     }
 
-    private static func write(_ change: StoreChange, to connection: SQLiteConnection) throws(ZoneStoreError) {
-        switch change {
-        case .addRecords(let records):
-            for record in records {
-                try connection.run("INSERT INTO records (name, type, rdata, line) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", Self.key(record) + [.text(record.description)])
+    static func position(_ connection: SQLiteConnection) throws(ZoneStoreError) -> Int64 {
+        try connection.run("SELECT coalesce(max(position), 0) FROM changes").first?.first?.integer ?? 0
+    }
+
+    public func changes(after position: Int64) async throws(ZoneStoreError) -> [LoggedChange]? {
+        try await reader.run { connection throws(ZoneStoreError) -> [LoggedChange]? in
+            try connection.transaction(immediate: false) { () throws(ZoneStoreError) -> [LoggedChange]? in
+                let bounds = try connection.run("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes").first ?? []
+                let oldest = bounds.first?.integer ?? 0
+                let newest = bounds.last?.integer ?? 0
+                guard newest > position else { return [] }
+                guard oldest <= position + 1 else { return nil }
+                var changes: [LoggedChange] = []
+                for row in try connection.run("SELECT position, body FROM changes WHERE position > ? ORDER BY position", [.integer(position)]) {
+                    guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "unreadable change-log row in \(connection.path)") }
+                    changes.append(LoggedChange(position: at, body: try StoreSchema.decode(body)))
+                }
+                return changes
             }
-        case .removeRecords(let records):
-            for record in records {
-                try connection.run("DELETE FROM records WHERE name = ? AND type = ? AND rdata = ?", Self.key(record))
+        }
+    }
+
+    public func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool {
+        let retention = retention
+        return try await writer.run { connection throws(ZoneStoreError) -> Bool in
+            try connection.transaction { () throws(ZoneStoreError) -> Bool in
+                guard try Self.position(connection) == position else { return false }
+                let now = ZoneRecordStore.now()
+                try connection.run("INSERT INTO changes (position, created_at, body) VALUES (?, ?, ?)",
+                                   [.integer(position + 1), .integer(now), .text(StoreSchema.encode(change.logged))])
+                for operation in change.operations {
+                    switch operation {
+                    case .put(let item):
+                        try connection.run(StoreSchema.table(of: item).upsert { _ in "?" }, StoreSchema.row(of: item))
+                    case .delete(let item):
+                        try connection.run(StoreSchema.table(of: item).delete { _ in "?" }, StoreSchema.key(of: item))
+                    }
+                }
+                for (origin, serial) in change.serials {
+                    try connection.run("INSERT INTO zone_serials (origin, serial) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET serial = excluded.serial",
+                                       [.text(origin.lowercased().description), .integer(Int64(serial))])
+                }
+                for delta in change.deltas {
+                    try connection.run(
+                        "INSERT INTO zone_journal (origin, position, from_serial, to_serial, created_at, removed, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [.text(delta.origin.lowercased().description), .integer(position + 1), .integer(Int64(delta.fromSerial)),
+                         .integer(Int64(delta.toSerial)), .integer(delta.createdAt), .text(StoreSchema.journalText(delta.removed)),
+                         .text(StoreSchema.journalText(delta.added))])
+                }
+                if (position + 1) % 64 == 0 {
+                    try Self.trim(connection, newest: position + 1, retention: retention, now: now)
+                }
+                return true
             }
-        case .replaceRRset(let name, let type, let records):
-            try connection.run("DELETE FROM records WHERE name = ? AND type = ?", [.text(name.lowercased().description), .integer(Int64(type.rawValue))])
-            try write(.addRecords(records), to: connection)
-        case .addChallenge(let challenge):
+        }
+    }
+
+    /// Drops change-log entries and journal entries beyond what `retention` keeps.
+    private static func trim(_ connection: SQLiteConnection, newest: Int64, retention: StoreRetention, now: Int64) throws(ZoneStoreError) {
+        try connection.run("DELETE FROM changes WHERE position <= ?", [.integer(newest - Int64(retention.changes))])
+        try connection.run("DELETE FROM zone_journal WHERE created_at < ?", [.integer(now - retention.journalMaxAge)])
+        for row in try connection.run("SELECT origin, count(*) FROM zone_journal GROUP BY origin") {
+            guard let origin = row[0].text, let count = row[1].integer, count > Int64(retention.journalPerZone) else { continue }
             try connection.run(
-                "INSERT INTO challenges (name, value, owner, created_at, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, value) DO UPDATE SET owner = excluded.owner, created_at = excluded.created_at, expires_at = excluded.expires_at",
-                [.text(challenge.name.lowercased().description), .text(challenge.value), .text(challenge.owner), .integer(challenge.createdAt), .integer(challenge.expiresAt)])
-        case .removeChallenge(let name, let value):
-            try connection.run("DELETE FROM challenges WHERE name = ? AND value = ?", [.text(name.lowercased().description), .text(value)])
-        case .expireChallenges(let before):
-            try connection.run("DELETE FROM challenges WHERE expires_at <= ?", [.integer(before)])
-        case .putAccount(let account):
-            try connection.run(
-                "INSERT INTO accounts (username, password_hash, subdomain, allow_from) VALUES (?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, subdomain = excluded.subdomain, allow_from = excluded.allow_from",
-                [.text(account.username), .text(account.passwordHash), .text(account.subdomain), .text(StoreSchema.join(account.allowFrom))])
-        case .putCredential(let credential):
-            try connection.run(
-                "INSERT INTO credentials (name, secret_hash, allowed_names, allowed_sources) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, allowed_names = excluded.allowed_names, allowed_sources = excluded.allowed_sources",
-                [.text(credential.name), .text(credential.secretHash), .text(StoreSchema.join(credential.allowedNames)), .text(StoreSchema.join(credential.allowedSources))])
-        case .removeCredential(let name):
-            try connection.run("DELETE FROM credentials WHERE name = ?", [.text(name)])
-        case .putTSIGKey(let key):
-            let columns = StoreSchema.columns(of: key)
-            try connection.run(
-                "INSERT INTO tsig_keys (name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, secret = excluded.secret, allowed_names = excluded.allowed_names, allowed_sources = excluded.allowed_sources, allowed_types = excluded.allowed_types, challenge_names_only = excluded.challenge_names_only, transfer_only = excluded.transfer_only",
-                columns.texts.map { .text($0) } + [.integer(columns.flags.0), .integer(columns.flags.1)])
-        case .removeTSIGKey(let name):
-            try connection.run("DELETE FROM tsig_keys WHERE name = ?", [.text(name.lowercased().description)])
+                "DELETE FROM zone_journal WHERE origin = ? AND position <= (SELECT position FROM zone_journal WHERE origin = ? ORDER BY position DESC LIMIT 1 OFFSET ?)",
+                [.text(origin), .text(origin), .integer(Int64(retention.journalPerZone))])
+        }
+    }
+
+    public func journal(origin: DNSName) async throws(ZoneStoreError) -> [ZoneDelta] {
+        try await reader.run { connection throws(ZoneStoreError) -> [ZoneDelta] in
+            try connection.run(StoreSchema.journalSelect(placeholder: "?"), [.text(origin.lowercased().description)]).map {
+                row throws(ZoneStoreError) in try StoreSchema.journalDelta(origin: origin, row: row)
+            }
         }
     }
 
     public func checkHealth() async throws(ZoneStoreError) {
-        _ = try database.withLock { (connection) throws(ZoneStoreError) in try connection.run("SELECT count(*) FROM schema_version") }
+        _ = try await reader.run { connection throws(ZoneStoreError) in try connection.run("SELECT count(*) FROM schema_version") }
     }
 
-    /// Changes whenever another connection (another process, such as
-    /// `cdnsd credential add`) commits to the file; the daemon polls it
-    /// and reloads.
-    public func dataVersion() throws(ZoneStoreError) -> Int64 {
-        try database.withLock { (connection) throws(ZoneStoreError) -> Int64 in
+    /// Changes whenever another connection (this backend's writer, or
+    /// another process such as `cdnsd credential add`) commits to the
+    /// file; the daemon polls it and catches up.
+    public func dataVersion() async throws(ZoneStoreError) -> Int64 {
+        try await reader.run { connection throws(ZoneStoreError) -> Int64 in
             try connection.run("PRAGMA data_version").first?.first?.integer ?? 0
         }
     }
+}
 
-    /// Primary key of a record row: lowercased owner, type, RDATA text.
-    static func key(_ record: ResourceRecord) -> [SQLValue] {
-        [.text(record.name.lowercased().description), .integer(Int64(record.type.rawValue)), .text(record.data.description)]
+/// One SQLite connection and the serial dispatch queue it is used on.
+///
+/// `@unchecked Sendable` is safe because the connection is only touched in
+/// blocks running on `queue`, which runs one at a time.
+final class SQLiteWorker: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let queue: DispatchQueue
+
+    init(_ connection: SQLiteConnection, label: String) {
+        self.connection = connection
+        queue = DispatchQueue(label: label)
+    }
+
+    /// Runs `body` on the queue and waits for it without blocking a thread.
+    func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(ZoneStoreError) -> T) async throws(ZoneStoreError) -> T {
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<T, ZoneStoreError>, Never>) in
+            queue.async { [self] in
+                done.resume(returning: Result { () throws(ZoneStoreError) -> T in try body(connection) })
+            }
+        }
+        return try result.get()
     }
 }

@@ -1,15 +1,5 @@
 import CSQLite
 
-/// A value bound to or read from an SQL statement.
-enum SQLValue: Sendable, Hashable {
-    case integer(Int64)
-    case text(String)
-    case null
-
-    var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
-    var text: String? { if case .text(let value) = self { value } else { nil } }
-}
-
 /// One connection to an SQLite file through the system libsqlite3, with its
 /// prepared statements kept for reuse. Not thread-safe: its owner serialises use.
 final class SQLiteConnection {
@@ -79,12 +69,15 @@ final class SQLiteConnection {
         }
     }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if it throws.
-    func transaction(_ body: () throws(ZoneStoreError) -> Void) throws(ZoneStoreError) {
-        try execute("BEGIN IMMEDIATE")
+    /// Runs `body` inside a transaction, rolling back if it throws:
+    /// `BEGIN IMMEDIATE` (the write lock at once) for writers, a deferred
+    /// `BEGIN` (one consistent snapshot in WAL mode) for readers.
+    func transaction<T>(immediate: Bool = true, _ body: () throws(ZoneStoreError) -> T) throws(ZoneStoreError) -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
-            try body()
+            let result = try body()
             try execute("COMMIT")
+            return result
         } catch {
             try? execute("ROLLBACK")
             throw error

@@ -61,34 +61,6 @@ public struct APICredential: Sendable, Hashable {
     }
 }
 
-/// Everything a backend keeps, as loaded at start.
-public struct StoredState: Sendable {
-    public var records: [ResourceRecord] = []
-    public var challenges: [ChallengeRecord] = []
-    public var accounts: [Account] = []
-    public var credentials: [APICredential] = []
-    public var tsigKeys: [TSIGKey] = []
-    /// The last serial published per zone apex.
-    public var serials: [DNSName: UInt32] = [:]
-
-    public init() {}
-}
-
-/// One durable change. A backend applies each one whole or not at all.
-public enum StoreChange: Sendable {
-    case addRecords([ResourceRecord])
-    case removeRecords([ResourceRecord])
-    case replaceRRset(name: DNSName, type: RRType, records: [ResourceRecord])
-    case addChallenge(ChallengeRecord)
-    case removeChallenge(name: DNSName, value: String)
-    case expireChallenges(before: Int64)
-    case putAccount(Account)
-    case putCredential(APICredential)
-    case removeCredential(name: String)
-    case putTSIGKey(TSIGKey)
-    case removeTSIGKey(name: DNSName)
-}
-
 /// A TSIG key (RFC 8945) and what it may be used for. The secret is kept
 /// as the raw bytes HMAC needs (TSIG cannot work from a hash of it), so the
 /// store's file or database is as sensitive as a BIND key file.

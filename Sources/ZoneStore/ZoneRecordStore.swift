@@ -1,391 +1,491 @@
 import DNSWire
+import Synchronization
 
-/// The `RecordStore`: zones from the configuration plus dynamic records,
-/// challenge TXT values, acme-dns accounts and API credentials, kept durably
-/// by a `StoreBackend` and served as `ZoneSnapshot`s.
+/// The `RecordStore`: zones (from the configuration and added at runtime),
+/// their records, challenge TXT values, acme-dns accounts, API credentials
+/// and TSIG keys, kept durably by a `StoreBackend` and served as
+/// `ZoneSnapshot`s.
 ///
 /// Every change is validated against the zone (CNAME conflicts, zone
 /// membership), made durable by the backend, then published to every
 /// subscriber with the zone's SOA serial raised, and only then returns.
+/// A change costs time in proportion to the names it touches, not to the
+/// size of the zone: the state and the indexes are hash tries that share
+/// structure between versions. Each commit also journals what it changed
+/// per zone (for IXFR) and appends to the change log that other replicas
+/// (and other processes on the same SQLite file) follow through `catchUp()`.
+///
+/// Reads (`view()`, `snapshot()`) never wait for the actor: they take the
+/// last published version under a short lock.
 public actor ZoneRecordStore: RecordStore {
-    private let configurations: [DNSName: ZoneConfiguration]
-    /// Each zone's configured records other than the SOA, by owner name.
-    private let staticRecords: [DNSName: [DNSName: [ResourceRecord]]]
     private let backend: any StoreBackend
-    /// TTL of the TXT records served for challenges.
-    public nonisolated let challengeTTL: UInt32
-    private var state: StoredState
+    /// How challenge records are served.
+    public nonisolated let challengeSettings: ChallengeSettings
+    private var state: StoreState
     private var current: ZoneSnapshot
+    private nonisolated let published: Mutex<(snapshot: ZoneSnapshot, view: StoreView)>
     private var subscribers: [any SnapshotSubscriber] = []
     /// Changes waiting for the next group commit, in arrival order.
     private var pending: [PendingWrite] = []
     private var committing = false
-    /// Reloads waiting for the commits in progress to finish.
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Moves whenever accounts or credentials may have changed, so that
-    /// caches of verified secrets know to start again.
-    public private(set) var credentialsGeneration: UInt64 = 0
-    /// Stored records that fall in no configured zone (a zone was removed
-    /// from the configuration); kept in storage, not served.
+    /// Someone asked to apply what other writers committed.
+    private var catchUpWaiters: [CheckedContinuation<Result<Int, ZoneStoreError>, Never>] = []
+    /// Stored records and challenge values that fall in no zone (a zone
+    /// was removed); kept in storage, not served.
     public private(set) var orphanedRecords = 0
 
-    public init(zones: [ZoneConfiguration], backend: any StoreBackend = MemoryBackend(), challengeTTL: UInt32 = 60) async throws(ZoneStoreError) {
-        var configurations: [DNSName: ZoneConfiguration] = [:]
-        for zone in zones {
-            guard configurations[zone.origin] == nil else {
-                throw ZoneStoreError(.duplicateZone, name: zone.origin, "zone \(zone.origin) is defined twice")
-            }
-            configurations[zone.origin] = zone
+    /// TTL of the TXT records served for challenges.
+    public nonisolated var challengeTTL: UInt32 { challengeSettings.ttl }
+
+    /// Opens the store: loads what the backend keeps, then reconciles the
+    /// zones of the configuration into it (see `reconcile(configuration:)`).
+    public init(zones: [ZoneConfiguration], backend: any StoreBackend = MemoryBackend(), challenge: ChallengeSettings = ChallengeSettings()) async throws(ZoneStoreError) {
+        var seen: Set<DNSName> = []
+        for zone in zones where !seen.insert(zone.origin).inserted {
+            throw ZoneStoreError(.duplicateZone, name: zone.origin, "zone \(zone.origin) is defined twice")
         }
-        self.configurations = configurations
-        var staticRecords: [DNSName: [DNSName: [ResourceRecord]]] = [:]
-        for (origin, zone) in configurations {
-            staticRecords[origin] = Dictionary(grouping: try zone.validatedRecords().filter { $0.type != .soa }, by: \.name)
-        }
-        self.staticRecords = staticRecords
         self.backend = backend
-        self.challengeTTL = challengeTTL
-        var loaded = try await backend.load()
-        for (origin, zone) in configurations {
-            // Serials only grow, across restarts too.
-            let stored = loaded.serials[origin].map { $0 &+ 1 } ?? 0
-            loaded.serials[origin] = max(zone.serial, stored)
-        }
-        var indexes: [ZoneIndex] = []
-        for origin in configurations.keys {
-            indexes.append(try Self.index(origin, configurations: configurations, state: loaded, challengeTTL: challengeTTL))
-        }
-        self.state = loaded
-        self.current = try ZoneSnapshot(zones: indexes)
-        self.orphanedRecords = loaded.records.filter { current.zone(containing: $0.name) == nil }.count
-            + loaded.challenges.filter { current.zone(containing: $0.name) == nil }.count
+        challengeSettings = challenge
+        let loaded = StoreState(try await backend.load())
+        let snapshot = try Self.build(loaded, settings: challenge, generation: 0)
+        state = loaded
+        current = snapshot
+        published = Mutex((snapshot, StoreView(state: loaded, challengeTTL: challenge.ttl)))
+        try await reconcile(configuration: zones)
+        countOrphans()
     }
 
-    /// Reads everything from the backend again and republishes: how a
-    /// replica picks up what another replica wrote (PostgreSQL NOTIFY), or
-    /// resynchronises after losing its connection. Serials never go back.
-    public func reload() async throws(ZoneStoreError) {
-        while committing {
-            await withCheckedContinuation { idleWaiters.append($0) }
-        }
-        committing = true
-        defer { commitsFinished() }
-        var loaded = try await backend.load()
-        for (origin, zone) in configurations {
-            loaded.serials[origin] = max(loaded.serials[origin] ?? zone.serial, state.serials[origin] ?? zone.serial)
-        }
-        var snapshot = current
-        for origin in configurations.keys {
-            snapshot = snapshot.replacing(try Self.index(origin, configurations: configurations, state: loaded, challengeTTL: challengeTTL))
-        }
-        state = loaded
-        credentialsGeneration &+= 1
-        current = snapshot
-        for subscriber in subscribers { await subscriber.apply(snapshot) }
-    }
+    // MARK: Reading
+
+    /// The snapshot being served now.
+    public nonisolated func snapshot() -> ZoneSnapshot { published.withLock { $0.snapshot } }
+
+    /// Everything the store holds now, for reading.
+    public nonisolated func view() -> StoreView { published.withLock { $0.view } }
+
+    public nonisolated func account(username: String) -> Account? { view().account(username: username) }
+    public nonisolated func accounts() -> [Account] { view().accounts }
+    public nonisolated func credential(name: String) -> APICredential? { view().credential(name: name) }
+    public nonisolated func credentials() -> [APICredential] { view().credentials }
+    public nonisolated func tsigKey(name: DNSName) -> TSIGKey? { view().tsigKey(name: name) }
+    public nonisolated func tsigKeys() -> [TSIGKey] { view().tsigKeys }
+    public nonisolated func challenges() -> [ChallengeRecord] { view().challenges }
+
+    /// The change-log position this store has applied.
+    public var position: Int64 { state.position }
 
     /// Asks the backend whether it can read and write; for health checks.
-    public func checkHealth() async throws(ZoneStoreError) {
+    /// Does not wait behind writes.
+    public nonisolated func checkHealth() async throws(ZoneStoreError) {
         try await backend.checkHealth()
     }
 
-    // MARK: RecordStore
-
-    public func snapshot() -> ZoneSnapshot { current }
+    /// The IXFR journal of `origin`, oldest first.
+    public nonisolated func journal(origin: DNSName) async throws(ZoneStoreError) -> [ZoneDelta] {
+        try await backend.journal(origin: origin)
+    }
 
     public func subscribe(_ subscriber: any SnapshotSubscriber) async {
         subscribers.append(subscriber)
         await subscriber.apply(current)
     }
 
+    // MARK: Following other writers
+
+    /// Applies what other writers (replicas, other processes) committed
+    /// since this store's position, or everything again when the change
+    /// log no longer reaches back; returns once it is served. Calls that
+    /// arrive while one runs are coalesced into the next. Returns how many
+    /// change-log entries were applied.
+    @discardableResult
+    public func catchUp() async throws(ZoneStoreError) -> Int {
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Int, ZoneStoreError>, Never>) in
+            catchUpWaiters.append(done)
+            startCommitting()
+        }
+        return try result.get()
+    }
+
+    /// Reads everything from the backend again and republishes.
+    public func reload() async throws(ZoneStoreError) {
+        while committing {
+            try await catchUp()
+        }
+        committing = true
+        defer { finishCommitting() }
+        try await fullReload()
+    }
+
+    // MARK: RecordStore
+
     public func add(_ records: [ResourceRecord]) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            var next = state
-            for record in records where !next.records.contains(where: { $0.name == record.name && $0.data == record.data }) {
-                next.records.append(record)
-            }
-            return .success(Mutation(change: .addRecords(records), next: next, touching: records.map(\.name)))
+        _ = try await write { view throws(ZoneStoreError) in
+            for record in records { try Self.checkRuntime(record, view: view) }
+            return (records.map { .put(.record($0, fromConfiguration: false)) }, 1)
         }
     }
 
     public func remove(_ records: [ResourceRecord]) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            var next = state
-            next.records.removeAll { stored in records.contains { $0.name == stored.name && $0.data == stored.data } }
-            return .success(Mutation(change: .removeRecords(records), next: next, touching: records.map(\.name)))
+        _ = try await write { view throws(ZoneStoreError) in
+            let stored = records.flatMap { record in
+                view.storedRecords(at: record.name).filter { $0.record.type == record.type && $0.record.data == record.data }
+            }
+            return (stored.map { .delete(.record($0.record, fromConfiguration: $0.fromConfiguration)) }, 1)
         }
     }
 
     public func replaceRRset(name: DNSName, type: RRType, with records: [ResourceRecord]) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            var next = state
-            next.records.removeAll { $0.name == name && $0.type == type }
-            next.records += records
-            return .success(Mutation(change: .replaceRRset(name: name, type: type, records: records), next: next, touching: [name]))
+        _ = try await write { view throws(ZoneStoreError) in
+            for record in records { try Self.checkRuntime(record, view: view) }
+            let old = view.storedRecords(at: name).filter { $0.record.type == type }
+            return (old.map { .delete(.record($0.record, fromConfiguration: $0.fromConfiguration)) }
+                + records.map { .put(.record($0, fromConfiguration: false)) }, 1)
         }
+    }
+
+    /// A record a runtime change may add: servable, in a zone, and not the
+    /// SOA or apex NS (those come from the zone's settings).
+    static func checkRuntime(_ record: ResourceRecord, view: StoreView) throws(ZoneStoreError) {
+        guard !record.type.isMetaType, record.rrClass == .in else {
+            throw ZoneStoreError(.badRecord, name: record.name, "\(record.rrClass) \(record.type) cannot be served from a zone")
+        }
+        guard let zone = view.zone(containing: record.name) else {
+            throw ZoneStoreError(.noSuchZone, name: record.name, "\(record.name) is in no zone served here")
+        }
+        guard record.type != .soa else {
+            throw ZoneStoreError(.badRecord, name: record.name, "the SOA comes from the zone settings, not from records")
+        }
+        guard !(record.type == .ns && record.name == zone.origin) else {
+            throw ZoneStoreError(.badRecord, name: record.name, "the apex NS records come from the zone's name servers")
+        }
+    }
+
+    // MARK: Zones
+
+    /// Makes the stored zones and records follow `configuration`: zones it
+    /// defines are added or updated, zones an earlier configuration defined
+    /// and this one does not are removed, its records replace the records
+    /// an earlier configuration seeded, and a record it names replaces
+    /// runtime records of the same name and type (the file wins for what it
+    /// names; other runtime records stay). One atomic change, journalled
+    /// like any other; nothing happens when nothing differs.
+    public func reconcile(configuration zones: [ZoneConfiguration]) async throws(ZoneStoreError) {
+        var seeds: [ResourceRecord] = []
+        for zone in zones { seeds += try zone.validatedRecords().filter { $0.type != .soa && !($0.type == .ns && $0.name == zone.origin) } }
+        _ = try await write { view throws(ZoneStoreError) in
+            var operations: [StoreOperation] = []
+            let wanted = Set(zones.map(\.origin))
+            for zone in zones {
+                var settings = zone
+                settings.records = []
+                let existing = view.state.zones[zone.origin]
+                if existing?.fromConfiguration != true || existing?.configuration != Self.stored(settings, like: existing?.configuration) {
+                    operations.append(.put(.zone(settings, fromConfiguration: true)))
+                }
+            }
+            for (origin, zone) in view.state.zones where zone.fromConfiguration && !wanted.contains(origin) {
+                operations.append(.delete(.zone(zone.configuration, fromConfiguration: true)))
+            }
+            let seeded = Set(seeds.map { StoreState.Record(record: $0, fromConfiguration: true) })
+            var present: Set<StoreState.Record> = []
+            for (_, list) in view.state.records {
+                for entry in list where entry.fromConfiguration {
+                    if seeded.contains(entry) { present.insert(entry) } else { operations.append(.delete(.record(entry.record, fromConfiguration: true))) }
+                }
+            }
+            var named: Set<RRsetKey> = []
+            for record in seeds {
+                if !present.contains(StoreState.Record(record: record, fromConfiguration: true)) {
+                    operations.append(.put(.record(record, fromConfiguration: true)))
+                }
+                named.insert(RRsetKey(name: record.name, type: record.type))
+            }
+            for key in named {
+                for entry in view.state.records[key.name] ?? [] where !entry.fromConfiguration && entry.record.type == key.type
+                    && !seeded.contains(StoreState.Record(record: entry.record, fromConfiguration: true)) {
+                    operations.append(.delete(.record(entry.record, fromConfiguration: false)))
+                }
+            }
+            return (operations, 1)
+        }
+    }
+
+    /// `settings` as a stored row would hold it, for comparing (the serial
+    /// is not part of the row).
+    private static func stored(_ settings: ZoneConfiguration, like existing: ZoneConfiguration?) -> ZoneConfiguration {
+        var copy = settings
+        copy.serial = existing?.serial ?? settings.serial
+        return copy
+    }
+
+    /// Adds a zone at runtime, or changes its settings.
+    public func putZone(_ zone: ZoneConfiguration) async throws(ZoneStoreError) {
+        var settings = zone
+        settings.records = []
+        _ = try await write { view throws(ZoneStoreError) in
+            ([.put(.zone(settings, fromConfiguration: view.state.zones[settings.origin]?.fromConfiguration ?? false))], 1)
+        }
+    }
+
+    /// Stops serving a zone. Its records stay stored (not served) until a
+    /// zone with that apex comes back. Returns false when it was not there.
+    @discardableResult
+    public func removeZone(origin: DNSName) async throws(ZoneStoreError) -> Bool {
+        try await write { view throws(ZoneStoreError) in
+            guard let zone = view.state.zones[origin] else { return ([], 0) }
+            return ([.delete(.zone(zone.configuration, fromConfiguration: zone.fromConfiguration))], 1)
+        } > 0
     }
 
     // MARK: Challenges
 
     /// Publishes a challenge value (idempotent for the same name and value).
     public func addChallenge(_ challenge: ChallengeRecord) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            var next = state
-            next.challenges.removeAll { $0.name == challenge.name && $0.value == challenge.value }
-            next.challenges.append(challenge)
-            return .success(Mutation(change: .addChallenge(challenge), next: next, touching: [challenge.name]))
+        _ = try await write { view throws(ZoneStoreError) in
+            guard view.zone(containing: challenge.name) != nil else {
+                throw ZoneStoreError(.noSuchZone, name: challenge.name, "\(challenge.name) is in no zone served here")
+            }
+            return ([.put(.challenge(challenge))], 1)
         }
     }
 
     /// Removes one value; returns false when it was not there.
     @discardableResult
     public func removeChallenge(name: DNSName, value: String) async throws(ZoneStoreError) -> Bool {
-        try await write { state in
-            guard state.challenges.contains(where: { $0.name == name && $0.value == value }) else { return .success(nil) }
-            var next = state
-            next.challenges.removeAll { $0.name == name && $0.value == value }
-            return .success(Mutation(change: .removeChallenge(name: name, value: value), next: next, touching: [name]))
+        try await write { view throws(ZoneStoreError) in
+            let matching = view.challenges(at: name).filter { $0.value == value }
+            return (matching.map { .delete(.challenge($0)) }, matching.count)
         } > 0
     }
 
     /// Removes every challenge that expired before `now` (unix seconds); returns how many.
     @discardableResult
     public func removeExpiredChallenges(now: Int64) async throws(ZoneStoreError) -> Int {
-        try await write { state in
-            let expired = state.challenges.filter { $0.expiresAt <= now }
-            guard !expired.isEmpty else { return .success(nil) }
-            var next = state
-            next.challenges.removeAll { $0.expiresAt <= now }
-            return .success(Mutation(change: .expireChallenges(before: now), next: next, touching: expired.map(\.name), count: expired.count))
+        try await write { view throws(ZoneStoreError) in
+            let expired = view.state.challenges.values.flatMap { $0.filter { $0.expiresAt <= now } }
+            return (expired.map { .delete(.challenge($0)) }, expired.count)
         }
     }
 
-    public func challenges() -> [ChallengeRecord] { state.challenges }
-
-    // MARK: Accounts and credentials
+    // MARK: Accounts, credentials, keys
 
     /// Creates or replaces an acme-dns account; a subdomain belongs to one account.
     public func putAccount(_ account: Account) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            if state.accounts.contains(where: { $0.subdomain == account.subdomain && $0.username != account.username }) {
-                return .failure(ZoneStoreError(.conflict, "subdomain \(account.subdomain) belongs to another account"))
+        _ = try await write { view throws(ZoneStoreError) in
+            if let owner = view.account(subdomain: account.subdomain), owner.username != account.username {
+                throw ZoneStoreError(.conflict, "subdomain \(account.subdomain) belongs to another account")
             }
-            var next = state
-            next.accounts.removeAll { $0.username == account.username }
-            next.accounts.append(account)
-            return .success(Mutation(change: .putAccount(account), next: next, touching: [], credentials: true))
+            return ([.put(.account(account))], 1)
         }
     }
 
-    public func account(username: String) -> Account? { state.accounts.first { $0.username == username } }
-    public func accounts() -> [Account] { state.accounts }
+    /// Removes an account; returns false when it was not there.
+    @discardableResult
+    public func removeAccount(username: String) async throws(ZoneStoreError) -> Bool {
+        try await write { view throws(ZoneStoreError) in
+            guard let account = view.account(username: username) else { return ([], 0) }
+            return ([.delete(.account(account))], 1)
+        } > 0
+    }
 
     public func putCredential(_ credential: APICredential) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            var next = state
-            next.credentials.removeAll { $0.name == credential.name }
-            next.credentials.append(credential)
-            return .success(Mutation(change: .putCredential(credential), next: next, touching: [], credentials: true))
-        }
+        _ = try await write { _ throws(ZoneStoreError) in ([.put(.credential(credential))], 1) }
     }
 
     @discardableResult
     public func removeCredential(name: String) async throws(ZoneStoreError) -> Bool {
-        try await write { state in
-            guard state.credentials.contains(where: { $0.name == name }) else { return .success(nil) }
-            var next = state
-            next.credentials.removeAll { $0.name == name }
-            return .success(Mutation(change: .removeCredential(name: name), next: next, touching: [], credentials: true))
+        try await write { view throws(ZoneStoreError) in
+            guard let credential = view.credential(name: name) else { return ([], 0) }
+            return ([.delete(.credential(credential))], 1)
         } > 0
     }
 
-    public func credential(name: String) -> APICredential? { state.credentials.first { $0.name == name } }
-    public func credentials() -> [APICredential] { state.credentials }
-
     /// Creates or replaces a TSIG key.
     public func putTSIGKey(_ key: TSIGKey) async throws(ZoneStoreError) {
-        _ = try await write { state in
-            var next = state
-            next.tsigKeys.removeAll { $0.name == key.name }
-            next.tsigKeys.append(key)
-            return .success(Mutation(change: .putTSIGKey(key), next: next, touching: [], credentials: true))
-        }
+        _ = try await write { _ throws(ZoneStoreError) in ([.put(.tsigKey(key))], 1) }
     }
 
     @discardableResult
     public func removeTSIGKey(name: DNSName) async throws(ZoneStoreError) -> Bool {
-        try await write { state in
-            guard state.tsigKeys.contains(where: { $0.name == name }) else { return .success(nil) }
-            var next = state
-            next.tsigKeys.removeAll { $0.name == name }
-            return .success(Mutation(change: .removeTSIGKey(name: name), next: next, touching: [], credentials: true))
+        try await write { view throws(ZoneStoreError) in
+            guard let key = view.tsigKey(name: name) else { return ([], 0) }
+            return ([.delete(.tsigKey(key))], 1)
         } > 0
     }
 
-    public func tsigKey(name: DNSName) -> TSIGKey? { state.tsigKeys.first { $0.name == name } }
-    public func tsigKeys() -> [TSIGKey] { state.tsigKeys }
+    // MARK: Writing
 
-    // MARK: Commit
+    /// A change worked out against the store's contents at commit time:
+    /// the row operations and what the caller gets back.
+    public typealias WritePlan = (operations: [StoreOperation], result: Int)
 
-    /// One change worked out against the state it applies to.
-    private struct Mutation {
-        var change: StoreChange
-        var next: StoredState
-        /// Names whose records change, to re-index.
-        var touching: [DNSName]
-        /// What the caller gets back (items removed); 1 for a plain change.
-        var count = 1
-        /// Whether accounts or credentials change.
-        var credentials = false
-    }
-
-    /// A change waiting for the next group commit. `build` turns the state
-    /// as it will be then into the change, or nil when there is nothing to do.
-    private struct PendingWrite {
-        var build: (StoredState) -> Result<Mutation?, ZoneStoreError>
-        var done: CheckedContinuation<Result<Int, ZoneStoreError>, Never>
-    }
-
-    /// Queues a change and waits until it is durable and published.
-    ///
-    /// Writes are group-committed: every change that arrives while a commit
-    /// is on disk goes into the next one, each validated on its own against
-    /// the state before it, all made durable in one backend transaction
-    /// (one fsync), then published once. The actor lets calls in while a
-    /// commit awaits the backend, so changes are built from the state at
-    /// commit time, never from a state another write is replacing.
-    private func write(_ build: @escaping (StoredState) -> Result<Mutation?, ZoneStoreError>) async throws(ZoneStoreError) -> Int {
+    /// Commits the operations `plan` works out against the contents at
+    /// commit time, atomically, and returns the plan's result once durable
+    /// and served. Everything a plan throws fails that write alone; what
+    /// its operations break (a CNAME beside other data, a name in no
+    /// zone) too. The general form behind every other write.
+    public func write(_ plan: @escaping (StoreView) throws(ZoneStoreError) -> WritePlan) async throws(ZoneStoreError) -> Int {
         let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Int, ZoneStoreError>, Never>) in
-            pending.append(PendingWrite(build: build, done: done))
-            if !committing {
-                committing = true
-                Task { await self.commitPending() }
-            }
+            pending.append(PendingWrite(plan: plan, done: done))
+            startCommitting()
         }
         return try result.get()
     }
 
-    /// Commits what is queued, batch after batch, until the queue is empty.
-    private func commitPending() async {
-        while !pending.isEmpty {
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
-            var results: [Result<Int, ZoneStoreError>] = []
-            var working = state
-            var snapshot = current
-            var changes: [StoreChange] = []
-            var zones: Set<DNSName> = []
-            var credentials = false
-            for write in batch {
-                switch write.build(working) {
-                case .failure(let error):
-                    results.append(.failure(error))
-                case .success(nil):
-                    results.append(.success(0))
-                case .success(let mutation?):
-                    do {
-                        snapshot = try reindex(mutation, in: snapshot, zones: &zones)
-                        working = mutation.next
-                        changes.append(mutation.change)
-                        credentials = credentials || mutation.credentials
-                        results.append(.success(mutation.count))
-                    } catch {
-                        results.append(.failure(error))
-                    }
-                }
-            }
-            if !changes.isEmpty {
-                for origin in zones {
-                    working.serials[origin] = nextSerial(origin)
-                }
-                do {
-                    try await backend.apply(changes, serials: working.serials.filter { zones.contains($0.key) })
-                    state = working
-                    if credentials { credentialsGeneration &+= 1 }
-                    if !zones.isEmpty {
-                        current = snapshot
-                        for subscriber in subscribers { await subscriber.apply(snapshot) }
-                    }
-                } catch {
-                    // Nothing in the batch was kept: everyone it carried fails.
-                    results = results.map { result in result.flatMap { _ in .failure(error) } }
-                }
-            }
-            for (write, result) in zip(batch, results) { write.done.resume(returning: result) }
-        }
-        commitsFinished()
+    private struct PendingWrite {
+        var plan: (StoreView) throws(ZoneStoreError) -> WritePlan
+        var done: CheckedContinuation<Result<Int, ZoneStoreError>, Never>
     }
 
-    /// The serial a zone gets from the commit in progress.
-    private func nextSerial(_ origin: DNSName) -> UInt32 {
-        (state.serials[origin] ?? configurations[origin]?.serial ?? 0) &+ 1
+    private func startCommitting() {
+        guard !committing else { return }
+        committing = true
+        Task { await self.commitPending() }
     }
 
-    /// Called by whoever held `committing`: starts on writes queued
-    /// meanwhile, or frees the store for a waiting reload.
-    private func commitsFinished() {
-        if !pending.isEmpty {
+    private func finishCommitting() {
+        if !pending.isEmpty || !catchUpWaiters.isEmpty {
             Task { await self.commitPending() }
             return
         }
         committing = false
-        let waiters = idleWaiters
-        idleWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
     }
 
-    /// `snapshot` with the names `mutation` touches re-indexed from its
-    /// next state, under each zone's next serial; throws what the zone
-    /// refuses (a CNAME beside other data, a name in no zone).
-    private func reindex(_ mutation: Mutation, in snapshot: ZoneSnapshot, zones: inout Set<DNSName>) throws(ZoneStoreError) -> ZoneSnapshot {
-        var byZone: [DNSName: Set<DNSName>] = [:]
-        for name in mutation.touching {
-            guard let zone = snapshot.zone(containing: name) else {
-                throw ZoneStoreError(.noSuchZone, name: name, "\(name) is in no zone served here")
+    /// Commits what is queued, batch after batch, until the queue is empty.
+    ///
+    /// Writes are group-committed: every change that arrives while a commit
+    /// is on disk goes into the next one, each validated on its own against
+    /// the contents before it, all made durable in one backend transaction
+    /// (one fsync), then published once. A commit the backend refuses
+    /// because another writer got there first is made again on top of what
+    /// that writer committed.
+    private func commitPending() async {
+        while !pending.isEmpty || !catchUpWaiters.isEmpty {
+            if !catchUpWaiters.isEmpty {
+                let waiters = catchUpWaiters
+                catchUpWaiters.removeAll()
+                let result: Result<Int, ZoneStoreError>
+                do {
+                    result = .success(try await applyMissed())
+                } catch {
+                    result = .failure(error)
+                }
+                for waiter in waiters { waiter.resume(returning: result) }
+                continue
             }
-            byZone[zone.origin, default: []].insert(name)
-        }
-        var snapshot = snapshot
-        for (origin, touched) in byZone {
-            guard let configuration = configurations[origin], let index = snapshot[origin] else { continue }
-            let serial = nextSerial(origin)
-            let next = mutation.next
-            let updated = try index.updating(touched, soa: configuration.soa(serial: serial)) { name in
-                records(at: name, origin: origin, state: next)
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            var results: [Result<Int, ZoneStoreError>] = []
+            for attempt in 1...Self.maxCommitAttempts {
+                var staged = Staging(base: state, snapshot: current, settings: challengeSettings)
+                results = batch.map { write in staged.stage(write.plan) }
+                guard !staged.operations.isEmpty else { break }
+                do {
+                    let next = try staged.freeze(now: Self.now())
+                    guard try await backend.commit(next.change, after: state.position) else {
+                        if attempt == Self.maxCommitAttempts {
+                            let error = ZoneStoreError(.storage, "other writers kept committing first; gave up after \(attempt) attempts")
+                            results = results.map { $0.flatMap { _ in .failure(error) } }
+                        } else {
+                            try await applyMissed()
+                        }
+                        continue
+                    }
+                    await publish(next.state, next.snapshot)
+                } catch {
+                    // Nothing in the batch was kept: everyone it carried fails.
+                    results = results.map { result in result.flatMap { _ in .failure(error) } }
+                }
+                break
             }
-            snapshot = snapshot.replacing(updated)
+            for (write, result) in zip(batch, results) { write.done.resume(returning: result) }
         }
-        zones.formUnion(byZone.keys)
+        finishCommitting()
+    }
+
+    private static let maxCommitAttempts = 50
+
+    static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec)
+    }
+
+    /// Makes `state` and `snapshot` current, for readers and subscribers.
+    private func publish(_ state: StoreState, _ snapshot: ZoneSnapshot) async {
+        let changedZones = snapshot.generation != current.generation
+        self.state = state
+        current = snapshot
+        let view = StoreView(state: state, challengeTTL: challengeSettings.ttl)
+        published.withLock { $0 = (snapshot, view) }
+        if changedZones {
+            for subscriber in subscribers { await subscriber.apply(snapshot) }
+        }
+    }
+
+    /// Applies the change-log entries other writers committed after this
+    /// store's position; returns how many.
+    @discardableResult
+    private func applyMissed() async throws(ZoneStoreError) -> Int {
+        guard let changes = try await backend.changes(after: state.position) else {
+            try await fullReload()
+            return 1
+        }
+        guard !changes.isEmpty else { return 0 }
+        var staged = Staging(base: state, snapshot: current, settings: challengeSettings)
+        for change in changes {
+            guard case .operations(let operations, let serials) = change.body, change.position == staged.state.position + 1 else {
+                try await fullReload()
+                return changes.count
+            }
+            do {
+                try staged.replay(operations, serials: serials)
+            } catch {
+                // The writer accepted what this replica cannot index: start again from the database.
+                try await fullReload()
+                return changes.count
+            }
+        }
+        let next = try staged.freeze(now: Self.now())
+        await publish(next.state, next.snapshot)
+        return changes.count
+    }
+
+    /// Loads everything again and rebuilds every zone.
+    private func fullReload() async throws(ZoneStoreError) {
+        let loaded = StoreState(try await backend.load())
+        let snapshot = try Self.build(loaded, settings: challengeSettings, generation: current.generation &+ 1)
+        await publish(loaded, snapshot)
+        countOrphans()
+    }
+
+    private func countOrphans() {
+        orphanedRecords = state.records.filter { state.zone(containing: $0.key) == nil }.reduce(0) { $0 + $1.value.count }
+            + state.challenges.filter { state.zone(containing: $0.key) == nil }.reduce(0) { $0 + $1.value.count }
+    }
+
+    /// Every zone's index from `state`.
+    static func build(_ state: StoreState, settings: ChallengeSettings, generation: UInt64) throws(ZoneStoreError) -> ZoneSnapshot {
+        var indexes: [ZoneIndex] = []
+        for zone in state.zones.values {
+            let draft = try Staging.draft(zone, from: state, settings: settings)
+            let serial = state.serials[zone.configuration.origin] ?? zone.configuration.serial
+            indexes.append(ZoneIndex(draft: draft, soa: zone.configuration.soa(serial: serial), settings: settings))
+        }
+        var snapshot = try ZoneSnapshot(zones: indexes)
+        snapshot.generation = generation
         return snapshot
     }
-
-    /// Everything served at `name` in zone `origin` except the SOA: static,
-    /// dynamic and challenge records.
-    private func records(at name: DNSName, origin: DNSName, state: StoredState) -> [ResourceRecord] {
-        var records = staticRecords[origin]?[name] ?? []
-        records += state.records.filter { $0.name == name }
-        for challenge in state.challenges where challenge.name == name {
-            records.append(ResourceRecord(name: challenge.name, ttl: challengeTTL, data: .txt(TXT(text: challenge.value))))
-        }
-        return records
-    }
-
-    /// One zone's index from its configuration and the stored items inside it.
-    static func index(_ origin: DNSName, configurations: [DNSName: ZoneConfiguration], state: StoredState, challengeTTL: UInt32) throws(ZoneStoreError) -> ZoneIndex {
-        guard let configuration = configurations[origin] else {
-            throw ZoneStoreError(.noSuchZone, name: origin, "no zone \(origin)")
-        }
-        // A deeper zone we also serve owns the names below its apex.
-        let inZone: (DNSName) -> Bool = { name in
-            guard name.isSubdomain(of: origin) else { return false }
-            return !configurations.keys.contains { $0 != origin && $0.isSubdomain(of: origin) && name.isSubdomain(of: $0) }
-        }
-        var records = try configuration.validatedRecords()
-        records[0] = configuration.soa(serial: state.serials[origin] ?? configuration.serial)
-        records += state.records.filter { inZone($0.name) }
-        for challenge in state.challenges where inZone(challenge.name) {
-            records.append(ResourceRecord(name: challenge.name, ttl: challengeTTL, data: .txt(TXT(text: challenge.value))))
-        }
-        return try ZoneIndex(origin: origin, records: records)
-    }
 }
+
+/// A name and type: one RRset's key.
+struct RRsetKey: Hashable {
+    var name: DNSName
+    var type: RRType
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

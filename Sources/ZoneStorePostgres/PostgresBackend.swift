@@ -2,12 +2,14 @@ import DNSWire
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import ZoneStore
 
-/// Several cdnsd replicas on one PostgreSQL database: the same schema and
-/// migrations as SQLite, every write in one transaction that also sends
-/// `NOTIFY cdnsd_changes`, and `followChanges` for each replica to LISTEN
-/// and reload when another one wrote.
+/// Several cdnsd replicas on one PostgreSQL database: the same schema, SQL
+/// and migrations as SQLite (`StoreSchema`), every commit in one
+/// transaction under an advisory lock that also appends to the change log
+/// and sends `NOTIFY cdnsd_changes`, and `followChanges` for each replica to
+/// LISTEN and catch up from the change log when another one wrote.
 ///
 /// The `PostgresClient` must be running: call `run()` in a task (the daemon
 /// runs it as a service) for as long as the backend is used.
@@ -15,11 +17,14 @@ public final class PostgresBackend: StoreBackend {
     public static let channel = "cdnsd_changes"
     let client: PostgresClient
     let logger: Logger
-    /// Sent as the NOTIFY payload, so that a replica ignores its own writes.
+    /// Sent as the NOTIFY payload, so that a replica ignores its own commits.
     public let replicaID = UUID().uuidString
 
+    private let retention: StoreRetention
+
     /// Connects lazily to `url` (`postgres://user:password@host:port/database`).
-    public init(url: String, logger: Logger) throws(ZoneStoreError) {
+    public init(url: String, retention: StoreRetention = StoreRetention(), logger: Logger) throws(ZoneStoreError) {
+        self.retention = retention
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host, let user = components.user, !user.isEmpty else {
             throw ZoneStoreError(.storage, "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)")
@@ -39,36 +44,36 @@ public final class PostgresBackend: StoreBackend {
         ZoneStoreError(.storage, "PostgreSQL: \(what): \(String(reflecting: error))")
     }
 
+    /// Reads everything in one consistent snapshot; runs the migrations
+    /// first, once per backend.
     public func load() async throws(ZoneStoreError) -> StoredState {
         do {
-            try await migrate()
-            var state = StoredState()
-            for try await line in try await client.query("SELECT line FROM records ORDER BY name, type, rdata", logger: logger).decode(String.self) {
-                state.records.append(try ResourceRecord(presentation: line))
+            if !migrated.withLock({ $0 }) {
+                try await migrate()
+                migrated.withLock { $0 = true }
             }
-            let challenges = try await client.query("SELECT name, value, owner, created_at, expires_at FROM challenges ORDER BY created_at, name, value", logger: logger)
-            for try await (name, value, owner, created, expires) in challenges.decode((String, String, String, Int64, Int64).self) {
-                state.challenges.append(ChallengeRecord(name: try DNSName(name), value: value, owner: owner, createdAt: created, expiresAt: expires))
-            }
-            let accounts = try await client.query("SELECT username, password_hash, subdomain, allow_from FROM accounts ORDER BY username", logger: logger)
-            for try await (username, hash, subdomain, allow) in accounts.decode((String, String, String, String).self) {
-                state.accounts.append(Account(username: username, passwordHash: hash, subdomain: subdomain, allowFrom: StoreSchema.split(allow)))
-            }
-            let credentials = try await client.query("SELECT name, secret_hash, allowed_names, allowed_sources FROM credentials ORDER BY name", logger: logger)
-            for try await (name, hash, names, sources) in credentials.decode((String, String, String, String).self) {
-                state.credentials.append(APICredential(name: name, secretHash: hash, allowedNames: StoreSchema.split(names), allowedSources: StoreSchema.split(sources)))
-            }
-            let keys = try await client.query("SELECT name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only FROM tsig_keys ORDER BY name", logger: logger)
-            for try await (name, algorithm, secret, names, sources, types, challengeOnly, transferOnly) in keys.decode((String, String, String, String, String, String, Int64, Int64).self) {
-                guard let key = StoreSchema.tsigKey([name, algorithm, secret, names, sources, types], flags: (challengeOnly, transferOnly)) else {
-                    throw ZoneStoreError(.storage, "PostgreSQL: unreadable TSIG key row \(name)")
+            return try await client.withConnection { connection in
+                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+                do {
+                    var state = StoredState()
+                    state.position = try await Self.position(connection, logger: logger)
+                    for table in StoreSchema.itemTables {
+                        for row in try await Self.rows(table.selectAll, kinds: table.kinds, on: connection, logger: logger) {
+                            state.items.append(try StoreSchema.item(table, row: row))
+                        }
+                    }
+                    for row in try await Self.rows("SELECT origin, serial FROM zone_serials", kinds: [.text, .integer], on: connection, logger: logger) {
+                        if let text = row[0].text, let origin = try? DNSName(text), let serial = row[1].integer {
+                            state.serials[origin] = UInt32(truncatingIfNeeded: serial)
+                        }
+                    }
+                    try await connection.query("COMMIT", logger: logger)
+                    return state
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
                 }
-                state.tsigKeys.append(key)
             }
-            for try await (origin, serial) in try await client.query("SELECT origin, serial FROM zone_serials", logger: logger).decode((String, Int64).self) {
-                state.serials[try DNSName(origin)] = UInt32(truncatingIfNeeded: serial)
-            }
-            return state
         } catch let error as ZoneStoreError {
             throw error
         } catch {
@@ -76,38 +81,126 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
+    private let migrated = Mutex(false)
+
     /// Runs the migrations not yet applied, under an advisory lock so that
     /// replicas starting together do not race.
     func migrate() async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Int64(0x6364_6E73)))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
             try await connection.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", logger: logger)
             var version = 0
             for try await value in try await connection.query("SELECT coalesce(max(version), 0) FROM schema_version", logger: logger).decode(Int.self) {
                 version = value
             }
             guard version <= StoreSchema.migrations.count else {
-                throw ZoneStoreError(.storage, "the database has schema version \(version), newer than this cdnsd (\(StoreSchema.migrations.count))")
+                throw ZoneStoreError(.storage, "the database has schema version \(version), newer than this cdnsd (\(StoreSchema.migrations.count)); use a newer cdnsd")
             }
             for (index, migration) in StoreSchema.migrations.enumerated().dropFirst(version) {
-                for statement in migration.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
-                    try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+                for statement in StoreSchema.statements(of: migration) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query("INSERT INTO schema_version (version) VALUES (\(index + 1))", logger: logger)
             }
         }
     }
 
-    public func apply(_ changes: [StoreChange], serials: [DNSName: UInt32]) async throws(ZoneStoreError) {
+    /// The advisory lock writers and migrations take, so that one commits at a time.
+    static let lockKey = Int64(0x6364_6E73)
+
+    static func position(_ connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        try await rows("SELECT coalesce(max(position), 0) FROM changes", kinds: [.integer], on: connection, logger: logger).first?.first?.integer ?? 0
+    }
+
+    /// Runs `sql` with `parameters` ($1, $2, …) and reads every row as `kinds` say.
+    static func rows(_ sql: String, _ parameters: [SQLValue] = [], kinds: [StoreSchema.Table.Kind], on connection: PostgresConnection, logger: Logger) async throws -> [[SQLValue]] {
+        var result: [[SQLValue]] = []
+        for try await row in try await connection.query(query(sql, parameters), logger: logger) {
+            let cells = row.makeRandomAccess()
+            var values: [SQLValue] = []
+            for (index, kind) in kinds.enumerated() {
+                switch kind {
+                case .integer: values.append(.integer(try cells[index].decode(Int64.self)))
+                case .text: values.append(.text(try cells[index].decode(String.self)))
+                }
+            }
+            result.append(values)
+        }
+        return result
+    }
+
+    static func query(_ sql: String, _ parameters: [SQLValue]) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: parameters.count)
+        for parameter in parameters {
+            switch parameter {
+            case .integer(let value): bindings.append(value)
+            case .text(let value): bindings.append(value)
+            case .null: bindings.appendNull()
+            }
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+
+    public func changes(after position: Int64) async throws(ZoneStoreError) -> [LoggedChange]? {
         do {
-            try await client.withTransaction(logger: logger) { connection in
-                for change in changes { try await Self.write(change, on: connection, logger: logger) }
-                for (origin, serial) in serials {
+            return try await client.withConnection { connection -> [LoggedChange]? in
+                let bounds = try await Self.rows("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes", kinds: [.integer, .integer], on: connection, logger: logger).first ?? []
+                let oldest = bounds.first?.integer ?? 0
+                let newest = bounds.last?.integer ?? 0
+                guard newest > position else { return [] }
+                guard oldest <= position + 1 else { return nil }
+                var changes: [LoggedChange] = []
+                for row in try await Self.rows("SELECT position, body FROM changes WHERE position > $1 ORDER BY position", [.integer(position)], kinds: [.integer, .text], on: connection, logger: logger) {
+                    guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "PostgreSQL: unreadable change-log row") }
+                    changes.append(LoggedChange(position: at, body: try StoreSchema.decode(body)))
+                }
+                return changes
+            }
+        } catch let error as ZoneStoreError {
+            throw error
+        } catch {
+            throw Self.failure("reading the change log", error)
+        }
+    }
+
+    public func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool {
+        let retention = retention
+        do {
+            return try await client.withTransaction(logger: logger) { connection -> Bool in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+                guard try await Self.position(connection, logger: logger) == position else { return false }
+                let now = Int64(Date().timeIntervalSince1970)
+                try await connection.query(Self.query("INSERT INTO changes (position, created_at, body) VALUES ($1, $2, $3)",
+                                                      [.integer(position + 1), .integer(now), .text(StoreSchema.encode(change.logged))]), logger: logger)
+                for operation in change.operations {
+                    switch operation {
+                    case .put(let item):
+                        try await connection.query(Self.query(StoreSchema.table(of: item).upsert { "$\($0)" }, StoreSchema.row(of: item)), logger: logger)
+                    case .delete(let item):
+                        try await connection.query(Self.query(StoreSchema.table(of: item).delete { "$\($0)" }, StoreSchema.key(of: item)), logger: logger)
+                    }
+                }
+                for (origin, serial) in change.serials {
                     try await connection.query(
                         "INSERT INTO zone_serials (origin, serial) VALUES (\(origin.lowercased().description), \(Int64(serial))) ON CONFLICT (origin) DO UPDATE SET serial = excluded.serial",
                         logger: logger)
                 }
+                for delta in change.deltas {
+                    try await connection.query(Self.query(
+                        "INSERT INTO zone_journal (origin, position, from_serial, to_serial, created_at, removed, added) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        [.text(delta.origin.lowercased().description), .integer(position + 1), .integer(Int64(delta.fromSerial)),
+                         .integer(Int64(delta.toSerial)), .integer(delta.createdAt), .text(StoreSchema.journalText(delta.removed)),
+                         .text(StoreSchema.journalText(delta.added))]), logger: logger)
+                }
+                if (position + 1) % 64 == 0 {
+                    try await connection.query(Self.query("DELETE FROM changes WHERE position <= $1", [.integer(position + 1 - Int64(retention.changes))]), logger: logger)
+                    try await connection.query(Self.query("DELETE FROM zone_journal WHERE created_at < $1", [.integer(now - retention.journalMaxAge)]), logger: logger)
+                    try await connection.query(Self.query(
+                        "DELETE FROM zone_journal j USING (SELECT origin, position, row_number() OVER (PARTITION BY origin ORDER BY position DESC) AS age FROM zone_journal) o WHERE j.origin = o.origin AND j.position = o.position AND o.age > $1",
+                        [.integer(Int64(retention.journalPerZone))]), logger: logger)
+                }
                 try await connection.query("SELECT pg_notify(\(Self.channel), \(replicaID))", logger: logger)
+                return true
             }
         } catch let error as ZoneStoreError {
             throw error
@@ -116,56 +209,25 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
+    public func journal(origin: DNSName) async throws(ZoneStoreError) -> [ZoneDelta] {
+        do {
+            return try await client.withConnection { connection -> [ZoneDelta] in
+                try await Self.rows(StoreSchema.journalSelect(placeholder: "$1"), [.text(origin.lowercased().description)],
+                                    kinds: [.integer, .integer, .integer, .text, .text], on: connection, logger: logger)
+                    .map { row in try StoreSchema.journalDelta(origin: origin, row: row) }
+            }
+        } catch let error as ZoneStoreError {
+            throw error
+        } catch {
+            throw Self.failure("reading the journal", error)
+        }
+    }
+
     public func checkHealth() async throws(ZoneStoreError) {
         do {
             try await client.query("SELECT 1", logger: logger)
         } catch {
             throw Self.failure("checking health", error)
-        }
-    }
-
-    static func write(_ change: StoreChange, on connection: PostgresConnection, logger: Logger) async throws {
-        switch change {
-        case .addRecords(let records):
-            for record in records {
-                try await connection.query(
-                    "INSERT INTO records (name, type, rdata, line) VALUES (\(record.name.lowercased().description), \(Int64(record.type.rawValue)), \(record.data.description), \(record.description)) ON CONFLICT DO NOTHING",
-                    logger: logger)
-            }
-        case .removeRecords(let records):
-            for record in records {
-                try await connection.query(
-                    "DELETE FROM records WHERE name = \(record.name.lowercased().description) AND type = \(Int64(record.type.rawValue)) AND rdata = \(record.data.description)",
-                    logger: logger)
-            }
-        case .replaceRRset(let name, let type, let records):
-            try await connection.query("DELETE FROM records WHERE name = \(name.lowercased().description) AND type = \(Int64(type.rawValue))", logger: logger)
-            try await write(.addRecords(records), on: connection, logger: logger)
-        case .addChallenge(let challenge):
-            try await connection.query(
-                "INSERT INTO challenges (name, value, owner, created_at, expires_at) VALUES (\(challenge.name.lowercased().description), \(challenge.value), \(challenge.owner), \(challenge.createdAt), \(challenge.expiresAt)) ON CONFLICT (name, value) DO UPDATE SET owner = excluded.owner, created_at = excluded.created_at, expires_at = excluded.expires_at",
-                logger: logger)
-        case .removeChallenge(let name, let value):
-            try await connection.query("DELETE FROM challenges WHERE name = \(name.lowercased().description) AND value = \(value)", logger: logger)
-        case .expireChallenges(let before):
-            try await connection.query("DELETE FROM challenges WHERE expires_at <= \(before)", logger: logger)
-        case .putAccount(let account):
-            try await connection.query(
-                "INSERT INTO accounts (username, password_hash, subdomain, allow_from) VALUES (\(account.username), \(account.passwordHash), \(account.subdomain), \(StoreSchema.join(account.allowFrom))) ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, subdomain = excluded.subdomain, allow_from = excluded.allow_from",
-                logger: logger)
-        case .putCredential(let credential):
-            try await connection.query(
-                "INSERT INTO credentials (name, secret_hash, allowed_names, allowed_sources) VALUES (\(credential.name), \(credential.secretHash), \(StoreSchema.join(credential.allowedNames)), \(StoreSchema.join(credential.allowedSources))) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, allowed_names = excluded.allowed_names, allowed_sources = excluded.allowed_sources",
-                logger: logger)
-        case .removeCredential(let name):
-            try await connection.query("DELETE FROM credentials WHERE name = \(name)", logger: logger)
-        case .putTSIGKey(let key):
-            let (texts, flags) = StoreSchema.columns(of: key)
-            try await connection.query(
-                "INSERT INTO tsig_keys (name, algorithm, secret, allowed_names, allowed_sources, allowed_types, challenge_names_only, transfer_only) VALUES (\(texts[0]), \(texts[1]), \(texts[2]), \(texts[3]), \(texts[4]), \(texts[5]), \(flags.0), \(flags.1)) ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, secret = excluded.secret, allowed_names = excluded.allowed_names, allowed_sources = excluded.allowed_sources, allowed_types = excluded.allowed_types, challenge_names_only = excluded.challenge_names_only, transfer_only = excluded.transfer_only",
-                logger: logger)
-        case .removeTSIGKey(let name):
-            try await connection.query("DELETE FROM tsig_keys WHERE name = \(name.lowercased().description)", logger: logger)
         }
     }
 

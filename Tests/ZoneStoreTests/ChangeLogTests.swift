@@ -1,0 +1,148 @@
+import CDNSTestSupport
+import DNSWire
+import Foundation
+import Logging
+import Testing
+@testable import ZoneStore
+import ZoneStorePostgres
+
+/// Several stores on one backend, as replicas sharing a database: each
+/// write is one change-log entry, a store that missed some applies exactly
+/// those, and the per-zone journal says what each serial changed.
+@Suite("Change log")
+struct ChangeLogTests {
+    typealias Backend = RecordStoreTests.Backend
+
+    /// Opens stores that all share one backend's data.
+    final class Shared: Sendable {
+        let fixture: RecordStoreTests.Fixture
+        let memory = MemoryBackend()
+
+        init(_ backend: Backend) async throws { fixture = try await RecordStoreTests.Fixture(backend) }
+
+        func open(zones: [ZoneConfiguration] = [LookupTests.zone], retention: StoreRetention = StoreRetention()) async throws -> ZoneRecordStore {
+            switch fixture.backend {
+            case .memory: return try await ZoneRecordStore(zones: zones, backend: memory)
+            case .sqlite: return try await ZoneRecordStore(zones: zones, backend: try SQLiteBackend(path: fixture.path, retention: retention))
+            case .postgres:
+                let postgres = try PostgresBackend(url: try #require(fixture.database), retention: retention, logger: Logger(label: "test.postgres"))
+                fixture.tasks.add(Task { await postgres.run() })
+                return try await ZoneRecordStore(zones: zones, backend: postgres)
+            }
+        }
+    }
+
+    static func challenge(_ name: DNSName, _ value: String) -> ChallengeRecord {
+        ChallengeRecord(name: name, value: value, owner: "test", createdAt: 1, expiresAt: .max)
+    }
+
+    @Test("a replica applies exactly the changes it missed, in order, and serves what the writer serves", arguments: Backend.available)
+    func replicaCatchesUp(backend: Backend) async throws {
+        let shared = try await Shared(backend)
+        defer { shared.fixture.remove() }
+        let writer = try await shared.open()
+        let replica = try await shared.open()
+        #expect(try await replica.catchUp() == 0)
+
+        try await writer.add([try ResourceRecord(presentation: "new.svc.test. 60 A 192.0.2.20")])
+        try await writer.addChallenge(Self.challenge("_acme-challenge.new.svc.test.", "v1"))
+        try await writer.putAccount(Account(username: "u1", passwordHash: "h", subdomain: "s1", allowFrom: []))
+        #expect(try await writer.removeChallenge(name: "_acme-challenge.new.svc.test.", value: "v1"))
+        try await writer.addChallenge(Self.challenge("_acme-challenge.new.svc.test.", "v2"))
+
+        #expect(try await replica.catchUp() == 5)
+        #expect(await RecordStoreTests.txt(replica, "_acme-challenge.new.svc.test.") == ["v2"])
+        #expect(replica.snapshot().lookup("new.svc.test.", type: .a).answer.count == 1)
+        #expect(replica.account(username: "u1")?.subdomain == "s1")
+        #expect(replica.snapshot()["svc.test."]?.serial == writer.snapshot()["svc.test."]?.serial)
+        #expect(await replica.position == writer.position)
+
+        // The replica writes; the first store was not told, so its write after
+        // that must apply the replica's change first and lose neither.
+        try await replica.addChallenge(Self.challenge("_acme-challenge.new.svc.test.", "from-replica"))
+        try await writer.addChallenge(Self.challenge("_acme-challenge.new.svc.test.", "from-writer"))
+        #expect(try await replica.catchUp() == 1)
+        for store in [writer, replica] {
+            #expect(await RecordStoreTests.txt(store, "_acme-challenge.new.svc.test.") == ["from-replica", "from-writer", "v2"])
+        }
+        #expect(replica.snapshot()["svc.test."]?.serial == writer.snapshot()["svc.test."]?.serial)
+    }
+
+    @Test("concurrent writers on one backend: every acknowledged write is kept and seen by both", arguments: Backend.available)
+    func concurrentWriters(backend: Backend) async throws {
+        let shared = try await Shared(backend)
+        defer { shared.fixture.remove() }
+        let first = try await shared.open()
+        let second = try await shared.open()
+        let name: DNSName = "_acme-challenge.race.svc.test."
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                let store = index.isMultiple(of: 2) ? first : second
+                group.addTask { try await store.addChallenge(Self.challenge(name, "v\(index)")) }
+            }
+            try await group.waitForAll()
+        }
+        _ = try await first.catchUp()
+        _ = try await second.catchUp()
+        let expected = (0..<30).map { "v\($0)" }.sorted()
+        #expect(await RecordStoreTests.txt(first, name) == expected)
+        #expect(await RecordStoreTests.txt(second, name) == expected)
+        #expect(first.snapshot()["svc.test."]?.serial == second.snapshot()["svc.test."]?.serial)
+        let reopened = try await shared.open()
+        #expect(await RecordStoreTests.txt(reopened, name) == expected)
+    }
+
+    @Test("a replica further behind than the kept change log loads everything again", arguments: Backend.available.filter { $0 != .memory })
+    func trimmedLogMeansReload(backend: Backend) async throws {
+        let shared = try await Shared(backend)
+        defer { shared.fixture.remove() }
+        let retention = StoreRetention(changes: 4, journalPerZone: 4)
+        let writer = try await shared.open(retention: retention)
+        let replica = try await shared.open(retention: retention)
+        for index in 0..<80 {
+            try await writer.addChallenge(Self.challenge(try DNSName("_acme-challenge.t\(index).svc.test."), "v"))
+        }
+        _ = try await replica.catchUp()
+        #expect(replica.challenges().count == 80)
+        #expect(replica.snapshot()["svc.test."]?.serial == writer.snapshot()["svc.test."]?.serial)
+        #expect(try await writer.journal(origin: "svc.test.").count <= 4 + 64, "the journal is trimmed")
+    }
+
+    @Test("the journal holds each serial's removed and added records, in order", arguments: Backend.available)
+    func journal(backend: Backend) async throws {
+        let shared = try await Shared(backend)
+        defer { shared.fixture.remove() }
+        let store = try await shared.open()
+        let start = try #require(store.snapshot()["svc.test."]?.serial)
+        let record = try ResourceRecord(presentation: "j.svc.test. 60 A 192.0.2.30")
+        try await store.add([record])
+        try await store.addChallenge(Self.challenge("_acme-challenge.j.svc.test.", "tok"))
+        try await store.remove([record])
+        let deltas = try await store.journal(origin: "svc.test.")
+        #expect(deltas.map(\.fromSerial) == [start, start + 1, start + 2])
+        #expect(deltas.map(\.toSerial) == [start + 1, start + 2, start + 3])
+        #expect(deltas[0].removed.map(\.type) == [.soa] && deltas[0].added.map(\.description).contains("j.svc.test. 60 IN A 192.0.2.30"))
+        #expect(deltas[1].added.map(\.description).contains("_acme-challenge.j.svc.test. 60 IN TXT \"tok\""))
+        #expect(deltas[2].removed.map(\.description).contains("j.svc.test. 60 IN A 192.0.2.30"))
+        // Each delta's SOAs carry its serials, as IXFR sends them (RFC 1995).
+        for delta in deltas {
+            #expect(delta.removed.first.flatMap { if case .soa(let soa) = $0.data { soa.serial } else { nil } } == delta.fromSerial)
+            #expect(delta.added.first.flatMap { if case .soa(let soa) = $0.data { soa.serial } else { nil } } == delta.toSerial)
+        }
+        // A write that changes nothing served (an account) is no zone change.
+        try await store.putAccount(Account(username: "u", passwordHash: "h", subdomain: "s", allowFrom: []))
+        #expect(try await store.journal(origin: "svc.test.").count == 3)
+        #expect(store.snapshot()["svc.test."]?.serial == start + 3)
+    }
+
+    @Test("an SQLite file of another program is refused, untouched")
+    func foreignSQLiteFileIsRefused() async throws {
+        let fixture = try await RecordStoreTests.Fixture(.sqlite)
+        defer { fixture.remove() }
+        let other = try SQLiteConnection(path: fixture.path)
+        try other.execute("CREATE TABLE notes (body TEXT)")
+        #expect(throws: ZoneStoreError.self) { _ = try SQLiteBackend(path: fixture.path) }
+        let tables = try other.run("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
+        #expect(tables == ["notes"])
+    }
+}
