@@ -109,10 +109,12 @@ let package = Package(
             name: "DNSServerTests",
             dependencies: [
                 "DNSServer", "ZoneStore", "DNSWire",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]),
+            ],
+            exclude: ["Vectors"]),
         .executableTarget(
             name: "StoreCrashWriter",
             dependencies: ["DNSWire", "ZoneStore", "ZoneStorePostgres", .product(name: "Logging", package: "swift-log")],
@@ -129,7 +131,7 @@ let package = Package(
         .testTarget(name: "ACMEClientTests", dependencies: ["ACMEClient"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire", "ZoneStore", "ZoneStorePostgres", "ACMEClient", "CDNSTestSupport", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["DNSWire", "DNSServer", "ZoneStore", "ZoneStorePostgres", "ACMEClient", "CDNSTestSupport", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )
