@@ -14,11 +14,14 @@ requirements=(
     libsqlite3-dev:/usr/include/sqlite3.h
     postgresql:/usr/lib/postgresql
     bind9-dnsutils:dig
+    bind9-dnsutils:nsupdate
     knot:knotd
     knot-dnsutils:kdig
+    knot-dnsutils:knsupdate
     pebble:pebble
     lego:lego
     certbot:certbot
+    python3-certbot-dns-rfc2136:/usr/lib/python3/dist-packages/certbot_dns_rfc2136
     python3-zope.interface:/usr/lib/python3/dist-packages/zope/interface
     python3-venv:/usr/lib/python3.11/ensurepip
     curl:curl
