@@ -32,7 +32,7 @@ public struct Daemon: Sendable {
             store: store,
             group: eventLoops,
             requestHandler: UpdateHandler(
-                store: store, keys: { name in await store.tsigKey(name: name) }, zones: configuration.zones,
+                store: store, keys: { name in store.tsigKey(name: name) }, zones: configuration.zones,
                 challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
             logger: Logger(label: "cdnsd.dns"))
         var services: [any Service] = [

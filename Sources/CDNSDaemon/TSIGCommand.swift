@@ -110,7 +110,7 @@ struct TSIGCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let keys = try await CredentialCommand.withStore(options) { store in await store.tsigKeys() }
+            let keys = try await CredentialCommand.withStore(options) { store in store.tsigKeys() }
             if keys.isEmpty { print("no TSIG keys") }
             for key in keys.sorted(by: { $0.name < $1.name }) {
                 let algorithm = TSIGAlgorithm(name: key.algorithm)?.description ?? key.algorithm.description

@@ -88,7 +88,7 @@ public struct UpdateHandler: DNSRequestHandler {
 
     /// A signed query: answered from the snapshot like any other, then signed.
     func query(_ request: DNSRequest, context: TSIGContext?) async -> [UInt8]? {
-        let snapshot = await store.snapshot()
+        let snapshot = store.snapshot()
         var scratch = Answer(rcode: .noError, authoritative: true)
         let reserve = context.map { TSIGDigest.recordLength(keyName: $0.credential.name, algorithm: $0.credential.algorithm, otherData: 0) } ?? 0
         var output = [UInt8](repeating: 0, count: responder.bufferSize(for: request.transport))
@@ -147,11 +147,11 @@ public struct UpdateHandler: DNSRequestHandler {
 
     /// Plans the update against the current zone and applies it.
     func apply(_ message: DNSMessage, scope: UpdateScope, key: TSIGKey) async -> (ResponseCode, UpdatePlan?, String?) {
-        let snapshot = await store.snapshot()
+        let snapshot = store.snapshot()
         let touched = Set(message.authority.filter { DynamicUpdate.isChallenge($0.name, $0.type) || $0.type == .any }.map(\.name))
         var challenges: [DNSName: [String]] = [:]
         if !touched.isEmpty {
-            for challenge in await store.challenges() where touched.contains(challenge.name) {
+            for challenge in store.challenges() where touched.contains(challenge.name) {
                 challenges[challenge.name, default: []].append(challenge.value)
             }
         }
