@@ -142,3 +142,111 @@ struct UpdateTests {
         #expect(try server.cdnsd.txt("_acme-challenge.svc.test.").isEmpty)
     }
 }
+
+/// Signed and unsigned UPDATEs made with cdnsd's own signer, for the
+/// hostile matrix: each gets a clear rcode and changes nothing.
+@Suite("UPDATE hostile matrix", .serialized)
+struct UpdateHostileTests {
+    static let name: DNSName = "_acme-challenge.a.svc.test."
+
+    static func update(_ updates: [ResourceRecord], zone: DNSName = "svc.test.", id: UInt16 = 77, prerequisites: [ResourceRecord] = []) throws -> [UInt8] {
+        try DNSMessage(header: DNSHeader(id: id, opcode: .update), questions: [Question(name: zone, type: .soa)], answers: prerequisites, authority: updates).encode()
+    }
+
+    static func add(_ value: String, at name: DNSName = name) -> ResourceRecord {
+        ResourceRecord(name: name, ttl: 60, data: .txt(TXT(text: value)))
+    }
+
+    static var now: UInt64 { UInt64(Date().timeIntervalSince1970) }
+
+    /// The zone's SOA serial, which moves with every change.
+    static func serial(port: UInt16) throws -> UInt32 {
+        let reply = try DNSMessage(decoding: try TestDNSClient.udp(try DNSMessage(header: DNSHeader(id: 3), questions: [Question(name: "svc.test.", type: .soa)]).encode(), port: port))
+        guard case .soa(let soa)? = reply.answers.first?.data else { throw TestSetupError("no SOA") }
+        return soa.serial
+    }
+
+    @Test("no TSIG, wrong key, wrong secret, short MAC, stale time, replay, foreign scope, SOA and NS, zone not served, oversized UDP, garbage",
+          .enabled(if: Programs.runnable("dig")))
+    func hostileMatrix() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var server = try UpdateTests.Server(in: directory)
+        defer { server.cdnsd.stop() }
+        let port = server.cdnsd.dnsPort
+        let secret = try await server.addKey("matrix", ["--allow", "*.svc.test"])
+        let sha1 = try await server.addKey("old-client", ["--algorithm", "hmac-sha1", "--allow", "*.svc.test"])
+        let key = TSIGCredential(name: "matrix.", algorithm: .hmacSHA256, secret: Base64.decode(secret) ?? [])
+        let oldKey = TSIGCredential(name: "old-client.", algorithm: .hmacSHA1, secret: Base64.decode(sha1) ?? [])
+        let signer = TSIGSigner(credential: key)
+
+        // One value is live; every case below must leave it, and the serial, alone.
+        let setup = signer.sign(request: try Self.update([Self.add("kept")]), time: Self.now)
+        #expect(try DNSMessage(decoding: try TestDNSClient.udp(setup.message, port: port)).header.rcode == .noError)
+        let replayable = signer.sign(request: try Self.update([Self.add("replayed")], id: 78), time: Self.now - 20)
+        let serial = try Self.serial(port: port)
+
+        func truncated(_ credential: TSIGCredential, to length: Int) throws -> [UInt8] {
+            let full = TSIGSigner(credential: credential).sign(request: try Self.update([Self.add("short")]), time: Self.now).message
+            var message = try DNSMessage(decoding: full)
+            guard case .tsig(var record)? = message.additional.last?.data else { throw TestSetupError("unsigned") }
+            record.mac = Array(record.mac.prefix(length))
+            message.additional[message.additional.count - 1].data = .tsig(record)
+            return try message.encode()
+        }
+        var wrongSecret = key
+        wrongSecret.secret[0] ^= 0xFF
+        var garbageTSIGPlacement = try DNSMessage(decoding: signer.sign(request: try Self.update([Self.add("g")]), time: Self.now).message)
+        garbageTSIGPlacement.additional.append(ResourceRecord(name: "x.svc.test.", ttl: 0, data: .a(IPv4Address(rawValue: 1))))
+        let many = (0..<40).map { Self.add(String(repeating: "x", count: 120) + "\($0)") }
+
+        typealias Case = (what: String, bytes: [UInt8], rcode: ResponseCode, tsigError: ResponseCode?)
+        let cases: [Case] = [
+            ("no TSIG", try Self.update([Self.add("unsigned")]), .refused, nil),
+            ("wrong key name", TSIGSigner(credential: TSIGCredential(name: "nobody.", algorithm: .hmacSHA256, secret: key.secret)).sign(request: try Self.update([Self.add("k")]), time: Self.now).message, .notAuth, .badKey),
+            ("md5 with a sha256 key", TSIGSigner(credential: TSIGCredential(name: "matrix.", algorithm: .hmacMD5, secret: key.secret)).sign(request: try Self.update([Self.add("k")]), time: Self.now).message, .notAuth, .badKey),
+            ("wrong secret", TSIGSigner(credential: wrongSecret).sign(request: try Self.update([Self.add("s")]), time: Self.now).message, .notAuth, .badSig),
+            ("MAC below RFC 8945's minimum", try truncated(key, to: 8), .formErr, nil),
+            ("MAC below local policy", try truncated(oldKey, to: 12), .notAuth, .badTrunc),
+            ("time outside fudge", signer.sign(request: try Self.update([Self.add("late")]), time: Self.now - 600).message, .notAuth, .badTime),
+            ("replayed older message", replayable.message, .notAuth, .badTime),
+            ("key scoped to another name", signer.sign(request: try Self.update([Self.add("o", at: "_acme-challenge.x.other.test.")], zone: "other.test."), time: Self.now).message, .refused, nil),
+            ("name outside the zone", signer.sign(request: try Self.update([Self.add("o", at: "_acme-challenge.x.other.test.")]), time: Self.now).message, .notZone, nil),
+            ("SOA change", signer.sign(request: try Self.update([ResourceRecord(name: "svc.test.", class: .any, ttl: 0, data: .opaque(.soa, []))]), time: Self.now).message, .refused, nil),
+            ("apex NS change", signer.sign(request: try Self.update([ResourceRecord(name: "svc.test.", ttl: 60, data: .ns("ns9.svc.test."))]), time: Self.now).message, .refused, nil),
+            ("zone not served", signer.sign(request: try Self.update([Self.add("z", at: "_acme-challenge.nowhere.example.")], zone: "nowhere.example."), time: Self.now).message, .notAuth, nil),
+            ("oversized UDP", signer.sign(request: try Self.update(many), time: Self.now).message, .formErr, nil),
+            ("garbage: two zones", signer.sign(request: try DNSMessage(header: DNSHeader(id: 77, opcode: .update), questions: [Question(name: "svc.test.", type: .soa), Question(name: "svc.test.", type: .soa)], authority: [Self.add("g")]).encode(), time: Self.now).message, .formErr, nil),
+            ("garbage: prerequisite class CH", signer.sign(request: try Self.update([Self.add("g")], prerequisites: [ResourceRecord(name: Self.name, class: .chaos, ttl: 0, data: .opaque(.txt, []))]), time: Self.now).message, .formErr, nil),
+            ("garbage: update of type ANY in class IN", signer.sign(request: try Self.update([ResourceRecord(name: Self.name, ttl: 0, data: .opaque(.any, [1]))]), time: Self.now).message, .formErr, nil),
+            ("garbage: a record after the TSIG", try garbageTSIGPlacement.encode(), .formErr, nil),
+            ("garbage: cut short", Array(setup.message.dropLast(9)), .formErr, nil),
+        ]
+        let oversized = cases.first { $0.what == "oversized UDP" }?.bytes.count ?? 0
+        #expect(oversized > 4096, "the oversized case is \(oversized) bytes")
+        for item in cases {
+            let reply = try DNSMessage(decoding: try TestDNSClient.udp(item.bytes, port: port))
+            #expect(reply.header.rcode == item.rcode, "\(item.what): \(reply.header.rcode)")
+            if case .tsig(let record)? = reply.additional.last?.data {
+                #expect(record.error == (item.tsigError ?? .noError), "\(item.what): TSIG error \(record.error)")
+                if item.tsigError == .badTime {
+                    #expect(record.otherData.count == 6, "BADTIME carries the server's time")
+                }
+            } else {
+                #expect(item.tsigError == nil, "\(item.what): no TSIG in the reply")
+            }
+            #expect(try server.cdnsd.txt("_acme-challenge.a.svc.test.") == ["kept"], "\(item.what) changed the challenge values")
+            #expect(try Self.serial(port: port) == serial, "\(item.what) changed the zone")
+        }
+        // BADTIME and BADTRUNC replies are signed with the request's key; BADSIG ones are not.
+        let late = signer.sign(request: try Self.update([Self.add("late")], id: 90), time: Self.now - 600)
+        _ = try TSIGVerifier.verifyResponse(try TestDNSClient.udp(late.message, port: port), credential: key, requestMAC: late.mac).get()
+        // The replay was refused, while a fresh message with the same content is accepted.
+        let fresh = signer.sign(request: try Self.update([Self.add("replayed")], id: 79), time: Self.now)
+        let reply = try TestDNSClient.udp(fresh.message, port: port)
+        #expect(try DNSMessage(decoding: reply).header.rcode == .noError)
+        _ = try TSIGVerifier.verifyResponse(reply, credential: key, requestMAC: fresh.mac).get()
+        #expect(try server.cdnsd.txt("_acme-challenge.a.svc.test.").sorted() == ["kept", "replayed"])
+        #expect(server.cdnsd.process?.output.contains(secret) == false, "the secret never reaches the log")
+    }
+}
