@@ -250,3 +250,135 @@ struct UpdateHostileTests {
         #expect(server.cdnsd.process?.output.contains(secret) == false, "the secret never reaches the log")
     }
 }
+
+/// The same UPDATE messages to cdnsd and to knotd with the same key and
+/// zone: the same rcodes and the same resulting TXT RRsets.
+@Suite("UPDATE differential with knotd", .serialized)
+struct UpdateDifferentialTests {
+    static let secret = "ZGlmZmVyZW50aWFsLXVwZGF0ZS1rZXktZm9yLWtub3Q="
+
+    static func knot(in directory: TemporaryDirectory) throws -> (ManagedProcess, UInt16) {
+        let knotd = try Programs.require("knotd")
+        let port = try TestDNSClient.freePort()
+        let zone = try directory.file("knot-svc.test.zone", """
+            svc.test. 3600 IN SOA ns.svc.test. admin.svc.test. 1 7200 3600 1209600 60
+            svc.test. 3600 IN NS ns.svc.test.
+            ns.svc.test. 3600 IN A 127.0.0.1
+            *.svc.test. 3600 IN A 10.8.10.252
+
+            """)
+        try FileManager.default.createDirectory(at: directory.url.appendingPathComponent("knotdb"), withIntermediateDirectories: true)
+        let configuration = try directory.file("knot-update.conf", """
+            server:
+                listen: 127.0.0.1@\(port)
+                rundir: \(directory.url.path)
+            database:
+                storage: \(directory.url.path)/knotdb
+            key:
+              - id: diff.
+                algorithm: hmac-sha256
+                secret: \(secret)
+            acl:
+              - id: update
+                key: diff.
+                action: update
+                update-type: [TXT]
+                update-owner: name
+                update-owner-match: sub
+                update-owner-name: [svc.test.]
+            zone:
+              - domain: svc.test
+                file: \(zone)
+                storage: \(directory.url.path)/knotdb
+                zonefile-sync: -1
+                semantic-checks: off
+                acl: update
+            log:
+              - target: stderr
+                any: warning
+            """)
+        let process = try ManagedProcess(knotd, ["-c", configuration], directory: directory)
+        try TestDNSClient.waitUntilServing(port: port, zone: "svc.test.", process: process)
+        return (process, port)
+    }
+
+    static func txt(_ value: String, at label: String, class rrClass: RRClass = .in) -> ResourceRecord {
+        ResourceRecord(name: try! DNSName("_acme-challenge.\(label).svc.test."), class: rrClass, ttl: rrClass == .none ? 0 : 60, data: .txt(TXT(text: value)))
+    }
+
+    static func empty(_ label: String, _ rrClass: RRClass, _ type: RRType) -> ResourceRecord {
+        ResourceRecord(name: try! DNSName("_acme-challenge.\(label).svc.test."), class: rrClass, ttl: 0, data: .opaque(type, []))
+    }
+
+    @Test("prerequisite failures, every delete form, out-of-zone, wrong class, zone not served", .enabled(if: Programs.runnable("knotd")))
+    func sameAsKnot() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var server = try UpdateTests.Server(in: directory)
+        defer { server.cdnsd.stop() }
+        let added = try server.cdnsd.command(["tsig", "add", "diff", "--allow", "*.svc.test"])
+        #expect(added.status == 0)
+        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
+        let knotDirectory = try TemporaryDirectory()
+        defer { knotDirectory.remove() }
+        let (knot, knotPort) = try Self.knot(in: knotDirectory)
+        defer { knot.stop() }
+        // `cdnsd tsig add` makes its own secret: each server's messages are signed with its own.
+        let cdnsdKey = TSIGCredential(name: "diff.", algorithm: .hmacSHA256, secret: Base64.decode(secret) ?? [])
+        let knotKey = TSIGCredential(name: "diff.", algorithm: .hmacSHA256, secret: Base64.decode(Self.secret) ?? [])
+        try await waitUntil("cdnsd knows the key", timeout: 30) {
+            let probe = TSIGSigner(credential: cdnsdKey).sign(request: try UpdateHostileTests.update([]), time: UpdateHostileTests.now)
+            return try DNSMessage(decoding: try TestDNSClient.udp(probe.message, port: server.cdnsd.dnsPort)).header.rcode == .noError
+        }
+
+        typealias Step = (what: String, zone: DNSName, prerequisites: [ResourceRecord], updates: [ResourceRecord])
+        let steps: [Step] = [
+            ("add v1", "svc.test.", [], [Self.txt("v1", at: "a")]),
+            ("add v2 and v3", "svc.test.", [], [Self.txt("v2", at: "a"), Self.txt("v3", at: "a")]),
+            ("RRset exists: met", "svc.test.", [Self.empty("a", .any, .txt)], [Self.txt("v4", at: "a")]),
+            ("RRset exists: not met", "svc.test.", [Self.empty("b", .any, .txt)], [Self.txt("x", at: "b")]),
+            ("RRset does not exist: not met", "svc.test.", [Self.empty("a", .none, .txt)], [Self.txt("x", at: "a")]),
+            ("name in use: not met", "svc.test.", [Self.empty("b", .any, .any)], [Self.txt("x", at: "b")]),
+            ("name not in use: not met", "svc.test.", [Self.empty("a", .none, .any)], [Self.txt("x", at: "a")]),
+            ("name not in use: met", "svc.test.", [Self.empty("b", .none, .any)], [Self.txt("b1", at: "b")]),
+            ("value-dependent: met, delete one RR", "svc.test.",
+             ["v1", "v2", "v3", "v4"].map { var r = Self.txt($0, at: "a"); r.ttl = 0; return r }, [Self.txt("v4", at: "a", class: .none)]),
+            ("value-dependent: not met", "svc.test.", [{ var r = Self.txt("v9", at: "a"); r.ttl = 0; return r }()], [Self.txt("x", at: "a")]),
+            ("delete an RRset", "svc.test.", [], [Self.empty("a", .any, .txt)]),
+            ("out of zone", "svc.test.", [], [ResourceRecord(name: "_acme-challenge.x.other.test.", ttl: 60, data: .txt(TXT(text: "o")))]),
+            ("wrong class", "svc.test.", [], [Self.txt("c", at: "a", class: .chaos)]),
+            ("zone not served", "nowhere.test.", [], [ResourceRecord(name: "_acme-challenge.nowhere.test.", ttl: 60, data: .txt(TXT(text: "n")))]),
+            ("delete all RRsets at a name", "svc.test.", [], [Self.empty("b", .any, .any)]),
+        ]
+        // Where knotd's ACL answers before RFC 2136 does: an owner outside
+        // the ACL's names, and a type-ANY delete with `update-type: [TXT]`,
+        // are NOTAUTH there. cdnsd answers NOTZONE (RFC 2136 §3.4.1.3) and
+        // deletes what the key's types cover.
+        let knownDifferences: [String: (cdnsd: ResponseCode, knot: ResponseCode)] = [
+            "out of zone": (.notZone, .notAuth),
+            "delete all RRsets at a name": (.noError, .notAuth),
+        ]
+        for (index, step) in steps.enumerated() {
+            let message = try DNSMessage(header: DNSHeader(id: UInt16(100 + index), opcode: .update), questions: [Question(name: step.zone, type: .soa)],
+                                         answers: step.prerequisites, authority: step.updates).encode()
+            let now = UpdateHostileTests.now
+            let ours = try DNSMessage(decoding: try TestDNSClient.udp(TSIGSigner(credential: cdnsdKey).sign(request: message, time: now).message, port: server.cdnsd.dnsPort))
+            let theirs = try DNSMessage(decoding: try TestDNSClient.udp(TSIGSigner(credential: knotKey).sign(request: message, time: now).message, port: knotPort))
+            if let known = knownDifferences[step.what] {
+                #expect(ours.header.rcode == known.cdnsd && theirs.header.rcode == known.knot, "\(step.what): cdnsd \(ours.header.rcode), knotd \(theirs.header.rcode)")
+                if step.what == "delete all RRsets at a name" {
+                    #expect(try TestDNSClient.txtValues("_acme-challenge.b.svc.test.", port: server.cdnsd.dnsPort).isEmpty)
+                    continue
+                }
+            } else {
+                #expect(ours.header.rcode == theirs.header.rcode, "\(step.what): cdnsd \(ours.header.rcode), knotd \(theirs.header.rcode)")
+            }
+            for label in ["a", "b"] {
+                let name = try DNSName("_acme-challenge.\(label).svc.test.")
+                let mine = try TestDNSClient.txtValues(name, port: server.cdnsd.dnsPort).sorted()
+                let knots = try TestDNSClient.txtValues(name, port: knotPort).sorted()
+                #expect(mine == knots, "\(step.what): \(name) cdnsd \(mine), knotd \(knots)")
+            }
+        }
+    }
+}
