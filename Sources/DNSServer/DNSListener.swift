@@ -21,7 +21,8 @@ public struct DNSListenerConfiguration: Sendable {
     public var tcp: Bool
     /// A TCP connection with no query for this long is closed.
     public var tcpIdleTimeout: TimeAmount
-    /// TCP connections beyond this many are closed on accept.
+    /// TCP connections beyond this many, counted over every listen
+    /// address together, are closed on accept.
     public var maxTCPConnections: Int
     /// EDNS UDP payload size advertised and honoured at most.
     public var maxUDPPayload: UInt16
@@ -69,6 +70,8 @@ public final class DNSListener: Service, Sendable {
 
         var channels: [any Channel] = []
         var addresses: [SocketAddress] = []
+        // One count for the whole server: the cap protects the process, not a socket.
+        let limiter = ConnectionLimiter(limit: configuration.maxTCPConnections)
         do {
             for address in configuration.addresses {
                 var resolved = address
@@ -80,7 +83,7 @@ public final class DNSListener: Service, Sendable {
                     }
                 }
                 if configuration.tcp {
-                    let channel = try await bindTCP(resolved, caches: caches)
+                    let channel = try await bindTCP(resolved, caches: caches, limiter: limiter)
                     channels.append(channel)
                     if let local = channel.localAddress { resolved = local }
                 }
@@ -134,9 +137,8 @@ public final class DNSListener: Service, Sendable {
             .get()
     }
 
-    private func bindTCP(_ address: SocketAddress, caches: [SnapshotCache]) async throws -> any Channel {
+    private func bindTCP(_ address: SocketAddress, caches: [SnapshotCache], limiter: ConnectionLimiter) async throws -> any Channel {
         let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
-        let limiter = ConnectionLimiter(limit: configuration.maxTCPConnections)
         let idle = configuration.tcpIdleTimeout
         let logger = logger
         let requestHandler = requestHandler

@@ -1,29 +1,33 @@
+import DNSWire
 import Metrics
-import NIOCore
 
 /// Counts answers by response code on one channel and hands the counts
 /// to swift-metrics once per read burst (`cdnsd_dns_queries_total` with
 /// `transport` and `rcode`): per query it only bumps a local slot.
+///
+/// Codes are the whole 12-bit response code, so BADVERS (16, carried in
+/// the OPT record) is counted as BADVERS, not as the NOERROR its header
+/// bits alone read as.
 struct QueryCounter {
-    private static let rcodeNames = [
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-        "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15", "DROPPED",
-    ]
-    private static let dropped = 16
+    /// Slots 0…23 are response codes (BADCOOKIE is 23); slot 24 holds
+    /// every rarer code, 25 the queries that got no answer.
+    private static let codes = 24
+    private static let other = 24
+    private static let dropped = 25
+    private static let names: [String] = (0..<codes).map { ResponseCode(rawValue: UInt16($0)).description } + ["OTHER", "DROPPED"]
 
     private let transport: String
-    private var counts = [Int64](repeating: 0, count: 17)
-    private var counters = [Counter?](repeating: nil, count: 17)
+    private var counts = [Int64](repeating: 0, count: names.count)
+    private var counters = [Counter?](repeating: nil, count: names.count)
     private var dirty = false
 
     init(transport: String) {
         self.transport = transport
     }
 
-    /// Counts the response whose header starts at `headerStart` in `response`.
-    mutating func count(response: ByteBuffer, headerStart: Int) {
-        let flags = response.getInteger(at: headerStart + 3, as: UInt8.self) ?? 0
-        counts[Int(flags & 0x0F)] += 1
+    /// Counts one response by its response code.
+    mutating func count(_ rcode: ResponseCode) {
+        counts[Int(rcode.rawValue) < Self.codes ? Int(rcode.rawValue) : Self.other] += 1
         dirty = true
     }
 
@@ -39,7 +43,7 @@ struct QueryCounter {
         dirty = false
         for index in counts.indices where counts[index] != 0 {
             if counters[index] == nil {
-                counters[index] = Counter(label: "cdnsd_dns_queries_total", dimensions: [("transport", transport), ("rcode", Self.rcodeNames[index])])
+                counters[index] = Counter(label: "cdnsd_dns_queries_total", dimensions: [("transport", transport), ("rcode", Self.names[index])])
             }
             counters[index]?.increment(by: counts[index])
             counts[index] = 0

@@ -39,7 +39,7 @@ public struct QueryResponder: Sendable {
     /// `respond(to:snapshot:transport:into:)` with an `Answer` the caller keeps
     /// between queries, so that its arrays are not allocated per query.
     public func respond(to query: UnsafeRawBufferPointer, snapshot: ZoneSnapshot, transport: DNSTransport, into output: UnsafeMutableRawBufferPointer, scratch: inout Answer) -> Int? {
-        if case .answered(let length) = respond(to: query, snapshot: snapshot, transport: transport, into: output, scratch: &scratch, deferring: false) {
+        if case .answered(let length, _) = respond(to: query, snapshot: snapshot, transport: transport, into: output, scratch: &scratch, deferring: false) {
             return length
         }
         return nil
@@ -47,7 +47,9 @@ public struct QueryResponder: Sendable {
 
     /// What became of one incoming message.
     enum Outcome {
-        case answered(Int)
+        /// The response's length and its whole response code, extended
+        /// bits included (BADVERS is 16: 0 in the header, 1 in the OPT), for counting.
+        case answered(length: Int, rcode: ResponseCode)
         /// No answer deserved (too short, or a response).
         case dropped
         /// For the `DNSRequestHandler`: an UPDATE or a signed message.
@@ -63,10 +65,10 @@ public struct QueryResponder: Sendable {
         do {
             message = try DNSMessage(decoding: query)
         } catch {
-            return bareError(.formErr, query: query, into: output).map { .answered($0) } ?? .dropped
+            return bareError(.formErr, query: query, into: output).map { .answered(length: $0, rcode: .formErr) } ?? .dropped
         }
         if deferring && message.needsRequestHandler { return .deferred(message) }
-        return answer(message, snapshot: snapshot, transport: transport, into: output, result: &scratch).map { .answered($0) } ?? .dropped
+        return answer(message, snapshot: snapshot, transport: transport, into: output, result: &scratch).map { .answered(length: $0, rcode: scratch.rcode) } ?? .dropped
     }
 
     /// Header-only error reply for a query that could not be decoded.
@@ -156,7 +158,7 @@ extension QueryResponder {
         _ = query.withUnsafeReadableBytes { bytes in
             response.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { output in
                 outcome = respond(to: bytes, snapshot: snapshot, transport: transport, into: output, scratch: &scratch, deferring: deferring)
-                guard case .answered(let length) = outcome else { return 0 }
+                guard case .answered(let length, _) = outcome else { return 0 }
                 return length
             }
         }

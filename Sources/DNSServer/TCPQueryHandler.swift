@@ -42,7 +42,7 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         var response = context.channel.allocator.buffer(capacity: 2 + responder.bufferSize(for: .tcp))
         response.writeInteger(UInt16(0))
         switch responder.respond(to: query, snapshot: cache.snapshot, transport: .tcp, appendingTo: &response, scratch: &scratch, deferring: requestHandler != nil) {
-        case .answered: break
+        case .answered(_, let rcode): counter.count(rcode)
         case .dropped:
             counter.countDropped()
             return
@@ -61,7 +61,6 @@ final class TCPQueryHandler: ChannelDuplexHandler {
             }
             return
         }
-        counter.count(response: response, headerStart: response.readerIndex + 2)
         response.setInteger(UInt16(response.readableBytes - 2), at: response.readerIndex)
         context.write(wrapOutboundOut(response), promise: nil)
         pending = true

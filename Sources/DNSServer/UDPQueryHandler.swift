@@ -26,7 +26,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: responder.bufferSize(for: .udp))
         switch responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch, deferring: requestHandler != nil) {
-        case .answered: break
+        case .answered(_, let rcode): counter.count(rcode)
         case .dropped:
             counter.countDropped()
             return
@@ -41,7 +41,6 @@ final class UDPQueryHandler: ChannelInboundHandler {
             }
             return
         }
-        counter.count(response: response, headerStart: response.readerIndex)
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)), promise: nil)
         pending = true
     }
