@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ChallengeAPI",
             dependencies: [
-                "DNSWire", "ZoneStore",
+                "DNSWire", "ZoneStore", "ACMEClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

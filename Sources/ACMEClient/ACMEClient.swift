@@ -159,7 +159,12 @@ public actor ACMEClient {
 
     /// RFC 8555 §8.4: base64url(SHA-256(token "." thumbprint)).
     public static func dns01Value(token: String, thumbprint: String) -> String {
-        Base64URL.encode(SHA256.hash(data: Data("\(token).\(thumbprint)".utf8)))
+        dns01Value(keyAuthorization: "\(token).\(thumbprint)")
+    }
+
+    /// The dns-01 TXT value of a whole key authorization (lego's RAW httpreq sends that).
+    public static func dns01Value(keyAuthorization: String) -> String {
+        Base64URL.sha256(keyAuthorization)
     }
 
     private func cleanup(_ published: [(name: String, value: String)], solver: any DNS01Solver) async {

@@ -76,7 +76,7 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// The RFC 7638 thumbprint of a JWK's required members.
     public static func thumbprint(jwk: [String: String]) -> String {
-        Base64URL.encode(SHA256.hash(data: Data(canonicalJSON(jwk).utf8)))
+        Base64URL.sha256(canonicalJSON(jwk))
     }
 
     static func canonicalJSON(_ members: [String: String]) -> String {

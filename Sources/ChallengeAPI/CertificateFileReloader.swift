@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -5,6 +6,11 @@ import ServiceLifecycle
 /// `tls = "file"`: watches the certificate and key files and swaps the
 /// served pair when either changes (as certbot or cert-manager rewrite
 /// them). A pair that does not load is logged and the old one kept.
+///
+/// A change is a change of what the paths lead to, read through every
+/// symbolic link: Kubernetes mounts a secret as `tls.crt -> ..data/tls.crt`
+/// and rotates it by swapping the `..data` link, so the file's own link
+/// never changes. The files are compared by their contents' digest.
 public struct CertificateFileReloader: Service {
     public let certificate: ServerCertificate
     public let certificateFile: String
@@ -40,11 +46,11 @@ public struct CertificateFileReloader: Service {
         }
     }
 
-    /// Modification times and sizes of both files.
+    /// A digest of each file's contents, read through symbolic links.
     private func stamp() -> [String] {
         [certificateFile, keyFile].map { path in
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return "missing" }
-            return "\((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)/\(attributes[.size] ?? 0)"
+            guard let contents = FileManager.default.contents(atPath: path) else { return "missing" }
+            return SHA256.hash(data: contents).map { String(format: "%02x", $0) }.joined()
         }
     }
 }

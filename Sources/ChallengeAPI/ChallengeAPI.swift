@@ -1,4 +1,4 @@
-import Crypto
+import ACMEClient
 import DNSWire
 import Foundation
 import HTTPTypes
@@ -87,23 +87,17 @@ public struct ChallengeAPI: Sendable {
 
     func update(_ request: Request, context: APIRequestContext) async throws -> Response {
         let client = try clientAddress(request, context: context)
-        guard let user = request.headers[.xAPIUser], let key = request.headers[.xAPIKey] else {
-            throw authFailure(.forbidden("X-Api-User or X-Api-Key missing"), api: "acme-dns", context: context)
-        }
-        guard let account = store.account(username: user),
-              await verifier.verify(user: "account:\(user)", secret: key, hash: account.passwordHash) else {
-            throw authFailure(.forbidden("unknown user or wrong key for \(user)"), api: "acme-dns", context: context)
-        }
-        if !account.allowFrom.isEmpty, !account.allowFrom.compactMap(IPNetwork.init).contains(client) {
-            throw authFailure(.forbidden("\(client) is outside allowfrom of \(user)"), api: "acme-dns", context: context)
-        }
+        let (user, key) = try credentials(.acmeDNS, request.headers[.xAPIUser], request.headers[.xAPIKey], context: context)
+        let found = store.account(username: user)
+        try await authenticate(.acmeDNS, user: user, secret: key, hash: found?.passwordHash, sources: found?.allowFrom ?? [], client: client, context: context)
+        guard let account = found else { throw APIError.internalError }
         var request = request
         let body = try await JSONBody.read(&request, limit: configuration.maxBodySize)
         guard let subdomain = body.string("subdomain"), Self.isValidSubdomain(subdomain) else {
             throw APIError(.badRequest, "bad_subdomain")
         }
         guard subdomain.lowercased() == account.subdomain.lowercased() else {
-            throw authFailure(.forbidden("\(user) may not update subdomain \(subdomain)"), api: "acme-dns", context: context)
+            throw authFailure(.forbidden("\(user) may not update subdomain \(subdomain)"), api: .acmeDNS, context: context)
         }
         guard let txt = body.string("txt"), Self.isValidTXT(txt) else { throw APIError.badTXT }
         guard let accountDomain = configuration.accountDomain, let name = try? DNSName(subdomain, origin: accountDomain) else {
@@ -128,16 +122,11 @@ public struct ChallengeAPI: Sendable {
 
     func httpreq(_ request: Request, context: APIRequestContext, cleanup: Bool) async throws -> Response {
         let client = try clientAddress(request, context: context)
-        guard let (user, secret) = Self.basicCredentials(request.headers) else {
-            throw authFailure(APIError(.unauthorized, "forbidden", detail: "no basic auth"), api: "httpreq", context: context)
-        }
-        guard let credential = store.credential(name: user),
-              await verifier.verify(user: "credential:\(user)", secret: secret, hash: credential.secretHash) else {
-            throw authFailure(APIError(.unauthorized, "forbidden", detail: "unknown credential or wrong secret for \(user)"), api: "httpreq", context: context)
-        }
-        if !credential.allowedSources.isEmpty, !credential.allowedSources.compactMap(IPNetwork.init).contains(client) {
-            throw authFailure(APIError(.forbidden, "forbidden_source", detail: "\(client) is outside the sources of \(user)"), api: "httpreq", context: context)
-        }
+        let basic = Self.basicCredentials(request.headers)
+        let (user, secret) = try credentials(.httpreq, basic?.0, basic?.1, context: context)
+        let found = store.credential(name: user)
+        try await authenticate(.httpreq, user: user, secret: secret, hash: found?.secretHash, sources: found?.allowedSources ?? [], client: client, context: context)
+        guard let credential = found else { throw APIError.internalError }
         var request = request
         let body = try await JSONBody.read(&request, limit: configuration.maxBodySize)
         let fqdnText: String
@@ -151,7 +140,7 @@ public struct ChallengeAPI: Sendable {
                 throw APIError(.badRequest, "bad_keyauth", detail: "RAW mode needs keyAuth")
             }
             fqdnText = "_acme-challenge.\(domain.hasPrefix("*.") ? String(domain.dropFirst(2)) : domain)"
-            value = Data(SHA256.hash(data: Data(keyAuth.utf8))).base64URLEncodedString()
+            value = ACMEClient.dns01Value(keyAuthorization: keyAuth)
         } else {
             throw APIError(.badRequest, "bad_fqdn", detail: "the body needs fqdn and value, or domain, token and keyAuth")
         }
@@ -163,7 +152,7 @@ public struct ChallengeAPI: Sendable {
             throw APIError(.badRequest, "fqdn_outside_zones", detail: "\(name) is in no zone served here")
         }
         guard credential.allowedNames.compactMap(NamePattern.init).contains(where: { $0.allows(challengeName: name) }) else {
-            throw authFailure(APIError(.forbidden, "forbidden_name", detail: "\(name) is outside the names of \(user)"), api: "httpreq", context: context)
+            throw authFailure(APIError(.forbidden, "forbidden_name", detail: "\(name) is outside the names of \(user)"), api: .httpreq, context: context)
         }
         let owner = "credential:\(user)"
         if cleanup {
@@ -209,9 +198,47 @@ public struct ChallengeAPI: Sendable {
         return try clients.client(peer: peer, headers: request.headers)
     }
 
-    func authFailure(_ error: APIError, api: String, context: APIRequestContext) -> APIError {
-        (api == "httpreq" ? metrics.httpreqAuthFailures : metrics.acmeDNSAuthFailures).increment()
-        context.logger.notice("request refused", metadata: ["api": "\(api)", "reason": "\(error.detail)"])
+    /// How each API authenticates, and how it refuses.
+    enum AuthScheme: String {
+        /// `X-Api-User` / `X-Api-Key` of an account: every refusal is 401 `forbidden`, as acme-dns answers.
+        case acmeDNS = "acme-dns"
+        /// HTTP basic auth with a credential: 401 `forbidden`, or 403 `forbidden_source` for a disallowed client.
+        case httpreq
+
+        /// The secret cache's namespace.
+        var prefix: String { self == .acmeDNS ? "account" : "credential" }
+
+        func badSecret(_ detail: String) -> APIError { APIError(.unauthorized, "forbidden", detail: detail) }
+
+        func badSource(_ detail: String) -> APIError {
+            self == .acmeDNS ? APIError(.unauthorized, "forbidden", detail: detail) : APIError(.forbidden, "forbidden_source", detail: detail)
+        }
+    }
+
+    /// The user and secret a request presents, or the scheme's refusal.
+    func credentials(_ scheme: AuthScheme, _ user: String?, _ secret: String?, context: APIRequestContext) throws(APIError) -> (String, String) {
+        guard let user, let secret else {
+            throw authFailure(scheme.badSecret(scheme == .acmeDNS ? "X-Api-User or X-Api-Key missing" : "no basic auth"), api: scheme, context: context)
+        }
+        return (user, secret)
+    }
+
+    /// The one authentication both APIs make: the user exists (`hash` is
+    /// its stored hash), the secret verifies against it, and the client is
+    /// inside its allowed sources (none listed: any).
+    func authenticate(_ scheme: AuthScheme, user: String, secret: String, hash: String?, sources: [String],
+                      client: IPAddress, context: APIRequestContext) async throws(APIError) {
+        guard let hash, await verifier.verify(user: "\(scheme.prefix):\(user)", secret: secret, hash: hash) else {
+            throw authFailure(scheme.badSecret("unknown user or wrong secret for \(user)"), api: scheme, context: context)
+        }
+        if !sources.isEmpty, !sources.compactMap(IPNetwork.init).contains(client) {
+            throw authFailure(scheme.badSource("\(client) is outside the allowed sources of \(user)"), api: scheme, context: context)
+        }
+    }
+
+    func authFailure(_ error: APIError, api: AuthScheme, context: APIRequestContext) -> APIError {
+        (api == .httpreq ? metrics.httpreqAuthFailures : metrics.acmeDNSAuthFailures).increment()
+        context.logger.notice("request refused", metadata: ["api": "\(api.rawValue)", "reason": "\(error.detail)"])
         return error
     }
 
@@ -241,12 +268,5 @@ public struct ChallengeAPI: Sendable {
         guard let data = Data(base64Encoded: String(value.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
               let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
-    }
-}
-
-extension Data {
-    /// RFC 4648 §5 without padding: how ACME writes digests.
-    func base64URLEncodedString() -> String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }
