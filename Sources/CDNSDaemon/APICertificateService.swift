@@ -3,8 +3,6 @@ import ChallengeAPI
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
-import UnixSignals
 
 /// `[api] tls = "acme"`: obtains the API's certificate for `[api] domain`
 /// from the configured directory, hands the first one to the API, and
@@ -16,36 +14,26 @@ struct APICertificateService: Service {
     let names: [String]
     /// Receives the served certificate once, when the first is ready.
     let ready: AsyncStream<ServerCertificate>.Continuation
+    /// Pulled by SIGHUP: renew now, or retry now during a back-off.
+    let trigger: RenewalTrigger
     let logger: Logger
     /// First wait after a failed order; doubles up to an hour.
     var retry: Duration = .seconds(5)
 
     func run() async throws {
-        let force = RenewalTrigger()
-        await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                        logger.info("SIGHUP: renewing the API certificate now")
-                        force.pull()
-                    }
-                }
-                group.addTask { await keepRenewed(force: force) }
-                await group.next()
-                group.cancelAll()
-            }
-        }
+        await cancelWhenGracefulShutdown { await keepRenewed() }
         ready.finish()
     }
 
-    private func keepRenewed(force: RenewalTrigger) async {
+    private func keepRenewed() async {
         var served: ServerCertificate? = nil
         var chain: String? = nil
         if let stored = issuer.files.stored(names[0]), let info = try? CertificateInfo(pem: stored.chain), info.notAfter > Date(),
            let pair = try? ServerCertificate.Pair(chainPEM: stored.chain, keyPEM: stored.key) {
-            served = ServerCertificate(pair)
+            let certificate = ServerCertificate(pair)
+            served = certificate
             chain = stored.chain
-            ready.yield(served!)
+            ready.yield(certificate)
             logger.info("serving the stored API certificate", metadata: ["serial": "\(info.serialHex)", "not_after": "\(info.notAfter)"])
         }
         var delay = retry
@@ -53,14 +41,12 @@ struct APICertificateService: Service {
             if let chain {
                 let due = await issuer.renewalTime(chain)
                 logger.info("API certificate renewal scheduled", metadata: ["at": "\(due)"])
-                while Date() < due, !Task.isCancelled, !force.isPulled {
-                    try? await Task.sleep(for: .milliseconds(500))
-                }
+                if await trigger.wait(until: due).contains(.hangup) { logger.info("SIGHUP: renewing the API certificate now") }
                 if Task.isCancelled { return }
             }
-            force.reset()
             do {
                 let issued = try await issuer.issue(names) { line in logger.info("acme: \(line)") }
+                try issuer.files.store(names[0], chain: issued.chain, key: issued.key)
                 let pair = try ServerCertificate.Pair(chainPEM: issued.chain, keyPEM: issued.key)
                 if let served {
                     served.replace(with: pair)
@@ -74,19 +60,14 @@ struct APICertificateService: Service {
                 logger.info("API certificate in service", metadata: ["names": "\(names)", "serial": "\((try? CertificateInfo(pem: issued.chain))?.serialHex ?? "?")"])
             } catch {
                 logger.error("ordering the API certificate failed; retrying", metadata: ["error": "\(error)", "in": "\(delay)"])
-                try? await Task.sleep(for: delay)
+                // A SIGHUP during the back-off retries at once.
+                if await trigger.wait(until: Date().addingTimeInterval(Double(delay.components.seconds))).contains(.hangup) {
+                    logger.info("retrying the API certificate now (SIGHUP)")
+                }
                 delay = min(delay * 2, .seconds(3600))
             }
         }
     }
-}
-
-/// Set by SIGHUP, read by the renewal loop.
-final class RenewalTrigger: Sendable {
-    private let pulled = Atomic(false)
-    func pull() { pulled.store(true, ordering: .relaxed) }
-    func reset() { pulled.store(false, ordering: .relaxed) }
-    var isPulled: Bool { pulled.load(ordering: .relaxed) }
 }
 
 /// A service that starts only once `start` returns something to run: the

@@ -12,7 +12,10 @@ public struct CDNSCommand: AsyncParsableCommand {
             With no arguments cdnsd serves a demo zone (demo.test) on 127.0.0.1:5353
             and [::1]:5353: try `dig @127.0.0.1 -p 5353 www.demo.test`.
             Every configuration key can also be set as CDNS_<SECTION>_<KEY>,
-            e.g. CDNS_DNS_LISTEN=127.0.0.1:5300 or CDNS_LOG_LEVEL=debug.
+            e.g. CDNS_DNS_LISTEN=127.0.0.1:5300 or CDNS_LOG_LEVEL=debug, and a
+            zone's as CDNS_ZONE_<N>_<KEY> (N from 0); any other CDNS_* variable
+            is an error. SIGHUP renews the API certificate (tls = "acme") and
+            retries failed renewals of `cert issue` certificates at once.
             """,
         subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self, TSIGCommand.self, CertCommand.self],
         defaultSubcommand: Serve.self)
@@ -26,12 +29,22 @@ struct ConfigOptions: ParsableArguments {
     var config: String?
 
     func load() throws -> CDNSConfiguration {
+        try check { () throws(ConfigurationError) in try CDNSConfiguration.load(file: config) }
+    }
+
+    /// Runs a configuration check; a `ConfigurationError` is printed the
+    /// one way every command prints it, and exits with 78 (EX_CONFIG).
+    func check<T>(_ body: () throws(ConfigurationError) -> T) throws -> T {
         do {
-            return try CDNSConfiguration.load(file: config)
+            return try body()
         } catch {
-            FileHandle.standardError.write(Data("cdnsd: configuration error: \(error)\n".utf8))
-            throw ExitCode(78)
+            throw Self.fail(error)
         }
+    }
+
+    static func fail(_ error: ConfigurationError) -> ExitCode {
+        FileHandle.standardError.write(Data("cdnsd: configuration error: \(error)\n".utf8))
+        return ExitCode(78)
     }
 }
 
@@ -43,14 +56,14 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
+        try options.check { () throws(ConfigurationError) in try configuration.checkForServe() }
         LogSetup.bootstrap(configuration.log)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         do {
             try await Daemon(configuration: configuration, registry: registry).run()
         } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("cdnsd: configuration error: \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ConfigOptions.fail(error)
         }
     }
 }
@@ -58,12 +71,13 @@ struct Serve: AsyncParsableCommand {
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a configuration file and print the zones it defines.")
+        abstract: "Validate a configuration as serve would (exit 78 with serve's message if it would refuse it) and print its zones.")
 
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
         let configuration = try options.load()
+        try options.check { () throws(ConfigurationError) in try configuration.checkForServe() }
         for zone in configuration.zones {
             print("zone \(zone.origin): \(zone.records.count) records, name servers \(zone.nameservers.map(\.description).joined(separator: " "))")
         }

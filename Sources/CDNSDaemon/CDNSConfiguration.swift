@@ -1,27 +1,50 @@
 import DNSWire
 import Foundation
 import ChallengeAPI
+import DNSServer
 import NIOCore
+import Logging
 import TOMLKit
 import ZoneStore
 
 /// cdnsd's whole configuration: the TOML contract of `DESIGN.md`, with every
 /// key overridable from the environment as `CDNS_<SECTION>_<KEY>`.
 public struct CDNSConfiguration: Sendable {
+    /// `[dns] protocol`.
+    public enum DNSProtocols: String, CaseIterable, Sendable {
+        case both, udp, tcp
+    }
+
+    /// `[api] tls`.
+    public enum TLSMode: String, CaseIterable, Sendable {
+        case none, file, acme
+    }
+
+    /// `[storage] engine`.
+    public enum StorageEngine: String, CaseIterable, Sendable {
+        case sqlite, postgres, memory
+    }
+
+    /// `[log] format`.
+    public enum LogFormat: String, CaseIterable, Sendable {
+        case text, json
+    }
+
     public struct DNS: Sendable {
         public var listen: [SocketAddress]
-        public var udp: Bool
-        public var tcp: Bool
+        public var protocols: DNSProtocols
+        public var udp: Bool { protocols != .tcp }
+        public var tcp: Bool { protocols != .udp }
         /// Seconds a TCP connection may stay without a query.
         public var tcpIdleTimeout: Int
-        /// Open TCP connections beyond this are closed on accept.
+        /// Open TCP connections beyond this, over all listen addresses, are closed on accept.
         public var tcpConnections: Int
     }
 
     public struct API: Sendable {
         /// Where the API listens; nil when `listen = ""` turns it off.
         public var listen: (host: String, port: Int)?
-        public var tls: String
+        public var tls: TLSMode
         public var certFile: String
         public var keyFile: String
         public var domain: String
@@ -32,6 +55,8 @@ public struct CDNSConfiguration: Sendable {
         public var accountDomain: DNSName?
         /// Largest request body in bytes.
         public var maxBodySize: Int
+        /// Where each key that was set came from (file or variable), for errors found later.
+        var origins: [String: String] = [:]
     }
 
     public struct ACME: Sendable {
@@ -40,12 +65,14 @@ public struct CDNSConfiguration: Sendable {
         public var caRoots: String
         public var eabKID: String
         public var eabHMACKey: String
+        var origins: [String: String] = [:]
     }
 
     public struct Storage: Sendable {
-        public var engine: String
+        public var engine: StorageEngine
         public var path: String
         public var url: String
+        var origins: [String: String] = [:]
     }
 
     public struct Challenge: Sendable {
@@ -59,8 +86,8 @@ public struct CDNSConfiguration: Sendable {
     }
 
     public struct Log: Sendable {
-        public var level: String
-        public var format: String
+        public var level: Logger.Level
+        public var format: LogFormat
     }
 
     public var dns: DNS
@@ -136,42 +163,37 @@ public struct CDNSConfiguration: Sendable {
         for key in root.keys.sorted() where key != "zone" && Self.sections[key] == nil {
             throw ConfigurationError(source: source, key: key, reason: "unknown section; expected one of \((Self.sections.keys.sorted() + ["zone"]).joined(separator: ", "))")
         }
+        let overrides = try EnvironmentOverrides(environment)
         func section(_ name: String) throws(ConfigurationError) -> ConfigReader {
-            var entries: [String: ConfigValue] = [:]
-            var sectionSource = source
+            var entries: [String: ConfigEntry] = [:]
             switch root[name] {
             case nil: break
-            case .table(let table)?: entries = table
+            case .table(let table)?:
+                for (key, value) in table { entries[key] = ConfigEntry(value: value, origin: source) }
             case let other?: throw ConfigurationError(source: source, key: name, value: other.description, reason: "expected a [\(name)] table")
             }
-            let known = Self.sections[name] ?? []
-            for key in known {
-                let variable = "CDNS_\(name.uppercased())_\(key.uppercased())"
-                if let value = environment[variable] {
-                    entries[key] = .environment(value)
-                    sectionSource = "environment (\(variable))"
-                }
-            }
-            return try ConfigReader(source: sectionSource, path: name, entries: entries, known: known)
+            entries.merge(overrides.sections[name] ?? [:]) { $1 }
+            return try ConfigReader(source: source, path: name, entries: entries, known: Self.sections[name] ?? [])
         }
 
         let dnsSection = try section("dns")
         var listen: [SocketAddress] = []
-        for (index, text) in try dnsSection.strings("listen", default: ["127.0.0.1:5353", "[::1]:5353"]).enumerated() {
+        let listenTexts = try dnsSection.strings("listen", default: ["127.0.0.1:5353", "[::1]:5353"])
+        guard !listenTexts.isEmpty else {
+            throw dnsSection.error("listen", dnsSection.value("listen"), "needs at least one HOST:PORT, e.g. 127.0.0.1:5353")
+        }
+        for (index, text) in listenTexts.enumerated() {
             guard let address = Self.socketAddress(text) else {
-                throw dnsSection.error("listen[\(index)]", .string(text), "expected HOST:PORT with an IP address, e.g. 127.0.0.1:5353 or [::1]:5353")
+                throw dnsSection.error("listen", .string(text), "expected HOST:PORT with an IP address, e.g. 127.0.0.1:5353 or [::1]:5353", display: "listen[\(index)]")
             }
             listen.append(address)
         }
-        let proto = try dnsSection.choice("protocol", default: "both", among: ["both", "udp", "tcp"])
-        let idleText = try dnsSection.string("tcp_idle_timeout", default: "10s")
-        guard let idle = Self.duration(idleText), idle > 0 else {
-            throw dnsSection.error("tcp_idle_timeout", .string(idleText), "expected a duration such as 10s or 2m")
-        }
-        dns = DNS(listen: listen, udp: proto != "tcp", tcp: proto != "udp", tcpIdleTimeout: idle,
-                  tcpConnections: try dnsSection.int("tcp_connections", default: 1000, range: 1...1_000_000))
+        dns = DNS(
+            listen: listen, protocols: try dnsSection.choice("protocol", default: DNSProtocols.both),
+            tcpIdleTimeout: try dnsSection.duration("tcp_idle_timeout", default: 10, range: 1...3600),
+            tcpConnections: try dnsSection.int("tcp_connections", default: 1000, range: 1...1_000_000))
 
-        var zones: [ZoneConfiguration] = []
+        var zoneTables: [(entries: [String: ConfigEntry], source: String)] = []
         switch root["zone"] {
         case nil: break
         case .array(let items)?:
@@ -179,14 +201,29 @@ public struct CDNSConfiguration: Sendable {
                 guard case .table(let table) = item else {
                     throw ConfigurationError(source: source, key: "zone[\(index)]", value: item.description, reason: "expected a [[zone]] table")
                 }
-                zones.append(try Self.zone(table, index: index, source: source, serial: serial))
+                zoneTables.append((table.mapValues { ConfigEntry(value: $0, origin: source) }, source))
             }
         case let other?:
             throw ConfigurationError(source: source, key: "zone", value: other.description, reason: "expected [[zone]] tables")
         }
+        for (index, entries) in overrides.zones.sorted(by: { $0.key < $1.key }) {
+            if index < zoneTables.count {
+                zoneTables[index].entries.merge(entries) { $1 }
+            } else if index == zoneTables.count {
+                zoneTables.append((entries, "environment (CDNS_ZONE_\(index)_*)"))
+            } else {
+                let variable = entries.values.map(\.origin).sorted().first ?? "CDNS_ZONE_\(index)_*"
+                throw ConfigurationError(source: variable, key: "zone[\(index)]",
+                                         reason: "zones are numbered from 0 without gaps: there is no zone[\(zoneTables.count)] to follow")
+            }
+        }
+        var zones: [ZoneConfiguration] = []
+        for (index, table) in zoneTables.enumerated() {
+            zones.append(try Self.zone(table.entries, index: index, source: table.source, serial: serial))
+        }
         var seen: Set<DNSName> = []
         for (index, zone) in zones.enumerated() where !seen.insert(zone.origin).inserted {
-            throw ConfigurationError(source: source, key: "zone[\(index)].name", value: "\"\(zone.origin)\"", reason: "zone defined twice")
+            throw ConfigurationError(source: zoneTables[index].entries["name"]?.origin ?? source, key: "zone[\(index)].name", value: "\"\(zone.origin)\"", reason: "zone defined twice")
         }
         self.zones = zones
 
@@ -202,16 +239,16 @@ public struct CDNSConfiguration: Sendable {
         var trustedProxies: [IPNetwork] = []
         for (index, text) in try apiSection.strings("trusted_proxies", default: []).enumerated() {
             guard let network = IPNetwork(text) else {
-                throw apiSection.error("trusted_proxies[\(index)]", .string(text), "expected a CIDR such as 10.0.0.0/8 or an address")
+                throw apiSection.error("trusted_proxies", .string(text), "expected a CIDR such as 10.0.0.0/8 or an address", display: "trusted_proxies[\(index)]")
             }
             trustedProxies.append(network)
         }
-        let tls = try apiSection.choice("tls", default: "none", among: ["none", "file", "acme"])
+        let tls = try apiSection.choice("tls", default: TLSMode.none)
         let certFile = try apiSection.string("cert_file", default: "")
         let keyFile = try apiSection.string("key_file", default: "")
-        if tls == "file" {
+        if tls == .file {
             for (key, value) in [("cert_file", certFile), ("key_file", keyFile)] where value.isEmpty {
-                throw apiSection.error(key, .string(value), "tls = \"file\" needs cert_file and key_file (PEM)")
+                throw apiSection.error(key, .string(value), "tls = \"file\" needs cert_file and key_file (PEM)", blame: apiSection.entries[key] == nil ? "tls" : key)
             }
         }
         let accountDomainText = try apiSection.string("account_domain", default: zones.first.map { $0.origin.description } ?? "")
@@ -229,57 +266,58 @@ public struct CDNSConfiguration: Sendable {
             trustedProxies: trustedProxies,
             corsOrigins: try apiSection.strings("cors_origins", default: []),
             accountDomain: accountDomain,
-            maxBodySize: try apiSection.int("max_body_size", default: 16384, range: 256...(1 << 20)))
+            maxBodySize: try apiSection.int("max_body_size", default: 16384, range: 256...(1 << 20)),
+            origins: apiSection.entries.mapValues(\.origin))
         let acmeSection = try section("acme")
         acme = ACME(
             directory: try acmeSection.string("directory", default: ""),
             email: try acmeSection.string("email", default: ""),
             caRoots: try acmeSection.string("ca_roots", default: ""),
             eabKID: try acmeSection.string("eab_kid", default: ""),
-            eabHMACKey: try acmeSection.string("eab_hmac_key", default: ""))
+            eabHMACKey: try acmeSection.string("eab_hmac_key", default: ""),
+            origins: acmeSection.entries.mapValues(\.origin))
         let storageSection = try section("storage")
         storage = Storage(
-            engine: try storageSection.choice("engine", default: "sqlite", among: ["sqlite", "postgres", "memory"]),
+            engine: try storageSection.choice("engine", default: StorageEngine.sqlite),
             path: try storageSection.string("path", default: "cdnsd-data/cdnsd.sqlite"),
-            url: try storageSection.string("url", default: ""))
+            url: try storageSection.string("url", default: ""),
+            origins: storageSection.entries.mapValues(\.origin))
         let challengeSection = try section("challenge")
-        let expiry = try challengeSection.string("expire_after", default: "1h")
-        guard let expireAfter = Self.duration(expiry) else {
-            throw challengeSection.error("expire_after", .string(expiry), "expected a duration such as 90s, 30m, 1h or 1d")
-        }
         challenge = Challenge(
-            ttl: UInt32(try challengeSection.int("ttl", default: 60, range: 0...86400)), expireAfter: expireAfter,
-            negativeTTL: UInt32(try challengeSection.int("negative_ttl", default: 5, range: 0...86400)),
+            ttl: UInt32(try challengeSection.int("ttl", default: 60, range: 0...86400)),
+            expireAfter: try challengeSection.duration("expire_after", default: 3600, range: 30...(7 * 86400)),
+            negativeTTL: UInt32(try challengeSection.duration("negative_ttl", default: 5, range: 0...86400)),
             keepWildcards: try challengeSection.bool("keep_wildcards", default: true))
         let logSection = try section("log")
         log = Log(
-            level: try logSection.choice("level", default: "info", among: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
-            format: try logSection.choice("format", default: "text", among: ["text", "json"]))
+            level: try logSection.choice("level", default: Logger.Level.info),
+            format: try logSection.choice("format", default: LogFormat.text))
     }
 
-    static func zone(_ table: [String: ConfigValue], index: Int, source: String, serial: UInt32) throws(ConfigurationError) -> ZoneConfiguration {
+    static func zone(_ table: [String: ConfigEntry], index: Int, source: String, serial: UInt32) throws(ConfigurationError) -> ZoneConfiguration {
         let reader = try ConfigReader(source: source, path: "zone[\(index)]", entries: table, known: zoneKeys)
         // Names in the configuration are absolute with or without the final
         // dot, as in acme-dns (`nameservers = ["dns.svc.dev"]`).
-        func name(_ key: String, _ text: String) throws(ConfigurationError) -> DNSName {
+        func name(_ key: String, _ text: String, display: String? = nil) throws(ConfigurationError) -> DNSName {
             do {
                 return try DNSName(text)
             } catch {
-                throw reader.error(key, .string(text), "not a domain name: \(error.detail)")
+                throw reader.error(key, .string(text), "not a domain name: \(error.detail)", display: display)
             }
         }
-        guard case .string(let originText)? = table["name"] else {
-            throw reader.error("name", table["name"], "every [[zone]] needs a name, e.g. name = \"svc.dev\"")
+        let originText = try reader.string("name", default: "")
+        guard !originText.isEmpty else {
+            throw reader.error("name", reader.value("name"), "every [[zone]] needs a name, e.g. name = \"svc.dev\"")
         }
         let origin = try name("name", originText)
         var nameservers: [DNSName] = []
         for (position, text) in try reader.strings("nameservers", default: ["ns.\(origin)"]).enumerated() {
-            nameservers.append(try name("nameservers[\(position)]", text))
+            nameservers.append(try name("nameservers", text, display: "nameservers[\(position)]"))
         }
-        guard !nameservers.isEmpty else { throw reader.error("nameservers", table["nameservers"], "a zone needs at least one name server") }
+        guard !nameservers.isEmpty else { throw reader.error("nameservers", reader.value("nameservers"), "a zone needs at least one name server") }
         let admin = try name("admin", try reader.string("admin", default: "hostmaster.\(origin)"))
-        let ttl = UInt32(try reader.int("ttl", default: 3600, range: 0...Int(Int32.max)))
-        let negativeTTL = UInt32(try reader.int("negative_ttl", default: 300, range: 0...86400))
+        let ttl = UInt32(try reader.duration("ttl", default: 3600, range: 0...Int(Int32.max)))
+        let negativeTTL = UInt32(try reader.duration("negative_ttl", default: 300, range: 0...86400))
         var records: [ResourceRecord] = []
         for (position, line) in try reader.strings("records", default: []).enumerated() {
             // acme-dns style lines are absolute without a final dot; a line
@@ -292,18 +330,18 @@ public struct CDNSConfiguration: Sendable {
                     record = try ResourceRecord(presentation: line, origin: origin, defaultTTL: ttl)
                 }
             } catch {
-                throw reader.error("records[\(position)]", .string(line), "not a record: \(error.detail)")
+                throw reader.error("records", .string(line), "not a record: \(error.detail)", display: "records[\(position)]")
             }
             guard record.name.isSubdomain(of: origin) else {
-                throw reader.error("records[\(position)]", .string(line), "\(record.name) is outside zone \(origin)")
+                throw reader.error("records", .string(line), "\(record.name) is outside zone \(origin)", display: "records[\(position)]")
             }
             records.append(record)
         }
         let zone = ZoneConfiguration(
             origin: origin, nameservers: nameservers, admin: admin, ttl: ttl, negativeTTL: negativeTTL,
-            refresh: UInt32(try reader.int("refresh", default: 7200, range: 1...Int(Int32.max))),
-            retry: UInt32(try reader.int("retry", default: 3600, range: 1...Int(Int32.max))),
-            expire: UInt32(try reader.int("expire", default: 1_209_600, range: 1...Int(Int32.max))),
+            refresh: UInt32(try reader.duration("refresh", default: 7200, range: 1...Int(Int32.max))),
+            retry: UInt32(try reader.duration("retry", default: 3600, range: 1...Int(Int32.max))),
+            expire: UInt32(try reader.duration("expire", default: 1_209_600, range: 1...Int(Int32.max))),
             serial: serial, records: records)
         do {
             _ = try ZoneIndex(origin: origin, records: try zone.validatedRecords())
@@ -329,9 +367,61 @@ public struct CDNSConfiguration: Sendable {
         guard let port = Int(portText), (0...65535).contains(port) else { return nil }
         return try? SocketAddress(ipAddress: String(host), port: port)
     }
+}
 
-    /// `90s`, `30m`, `1h`, `2d` or plain seconds.
-    static func duration(_ text: String) -> Int? {
-        ResourceRecord.parseTTL(text).map(Int.init)
+/// `switch configuration.storage.engine { case "memory": … }` keeps
+/// working while callers move to the enum's cases.
+func ~= (pattern: String, engine: CDNSConfiguration.StorageEngine) -> Bool {
+    pattern == engine.rawValue
+}
+
+/// The `CDNS_*` variables, sorted into sections (`CDNS_<SECTION>_<KEY>`)
+/// and zones (`CDNS_ZONE_<N>_<KEY>`, N from 0). Any other `CDNS_*`
+/// variable is an error, as an unknown TOML key is.
+struct EnvironmentOverrides {
+    var sections: [String: [String: ConfigEntry]] = [:]
+    var zones: [Int: [String: ConfigEntry]] = [:]
+
+    init(_ environment: [String: String]) throws(ConfigurationError) {
+        for name in environment.keys.sorted() where name.hasPrefix("CDNS_") {
+            let value = environment[name] ?? ""
+            let rest = name.dropFirst("CDNS_".count)
+            if rest.hasPrefix("ZONE_") {
+                let tail = rest.dropFirst("ZONE_".count)
+                let digits = tail.prefix(while: { $0.isASCII && $0.isNumber })
+                guard !digits.isEmpty, digits.count <= 4, let index = Int(digits), tail.dropFirst(digits.count).hasPrefix("_") else {
+                    throw Self.unknown(name, value, "zone variables are CDNS_ZONE_<N>_<KEY>, N counting [[zone]] tables from 0")
+                }
+                let key = String(tail.dropFirst(digits.count + 1))
+                guard let known = CDNSConfiguration.zoneKeys.first(where: { $0.uppercased() == key }) else {
+                    throw Self.unknown(name, value, "a zone takes \(CDNSConfiguration.zoneKeys.sorted().map { "CDNS_ZONE_\(index)_\($0.uppercased())" }.joined(separator: ", "))")
+                }
+                zones[index, default: [:]][known] = .variable(name, value)
+                continue
+            }
+            guard let section = CDNSConfiguration.sections.keys.first(where: { rest.hasPrefix($0.uppercased() + "_") }) else {
+                throw Self.unknown(name, value, "expected CDNS_<SECTION>_<KEY> with a section of \((CDNSConfiguration.sections.keys.sorted() + ["zone"]).joined(separator: ", "))")
+            }
+            let keys = CDNSConfiguration.sections[section] ?? []
+            let key = String(rest.dropFirst(section.count + 1))
+            guard let known = keys.first(where: { $0.uppercased() == key }) else {
+                throw Self.unknown(name, value, "[\(section)] takes \(keys.sorted().map { "CDNS_\(section.uppercased())_\($0.uppercased())" }.joined(separator: ", "))")
+            }
+            sections[section, default: [:]][known] = .variable(name, value)
+        }
+    }
+
+    static func unknown(_ name: String, _ value: String, _ expected: String) -> ConfigurationError {
+        ConfigurationError(source: "environment (\(name))", key: name, value: "\"\(value)\"", reason: "unknown variable; \(expected)")
+    }
+}
+
+extension DNSListenerConfiguration {
+    /// `[dns]` as the listener takes it: the one place that maps it, for
+    /// `serve` and for `cert issue` serving DNS on its own.
+    init(_ dns: CDNSConfiguration.DNS) {
+        self.init(
+            addresses: dns.listen, udp: dns.udp, tcp: dns.tcp,
+            tcpIdleTimeout: .seconds(Int64(dns.tcpIdleTimeout)), maxTCPConnections: dns.tcpConnections)
     }
 }

@@ -41,19 +41,17 @@ struct CertificateFiles {
         try write(chain, to: chainPath(name), mode: 0o644)
     }
 
+    /// Where managed certificates (`cert issue`) are recorded.
+    var managedDirectory: String { "\(directory)/managed" }
+
     /// Every stored certificate's chain path.
     func chains() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pem") }.sorted().map { "\(directory)/\($0)" }
     }
 
+    /// Writes under the data directory, which is made owner-only first.
     func write(_ text: String, to path: String, mode: Int) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let staging = path + ".new"
-        FileManager.default.createFile(atPath: staging, contents: nil, attributes: [.posixPermissions: mode])
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: staging))
-        try handle.write(contentsOf: Data(text.utf8))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(staging, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        try AtomicFile.write(text, to: path, mode: mode)
     }
 }

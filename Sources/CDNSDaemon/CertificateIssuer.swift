@@ -4,8 +4,9 @@ import Logging
 import ZoneStore
 
 /// Issues certificates from the configured ACME directory (`[acme]`) with
-/// dns-01 solved through cdnsd's store, and keeps them in `CertificateFiles`.
-/// Shared by the API's own certificate and `cdnsd cert issue`.
+/// dns-01 solved through cdnsd's store. Shared by the API's own
+/// certificate, `cdnsd cert issue` and the renewal of managed certificates;
+/// the caller decides where the result is kept.
 struct CertificateIssuer: Sendable {
     let configuration: CDNSConfiguration
     let files: CertificateFiles
@@ -13,13 +14,7 @@ struct CertificateIssuer: Sendable {
     let logger: Logger
 
     init(configuration: CDNSConfiguration, solver: StoreDNS01Solver, logger: Logger) throws(ConfigurationError) {
-        guard !configuration.acme.directory.isEmpty else {
-            throw ConfigurationError(source: configuration.source, key: "acme.directory", value: "\"\"",
-                                     reason: "needed to order certificates, e.g. https://ca.svc.dev/acme/acme/directory")
-        }
-        if configuration.acme.eabKID.isEmpty != configuration.acme.eabHMACKey.isEmpty {
-            throw ConfigurationError(source: configuration.source, key: "acme.eab_kid", reason: "set both eab_kid and eab_hmac_key, or neither")
-        }
+        try configuration.checkACME()
         self.configuration = configuration
         self.files = CertificateFiles(configuration: configuration)
         self.solver = solver
@@ -33,8 +28,8 @@ struct CertificateIssuer: Sendable {
                               logger: logger)
     }
 
-    /// Orders a certificate for `names` with a new key, stores it, and
-    /// returns the chain and key PEM.
+    /// Orders a certificate for `names` with a new key and returns the
+    /// chain and key PEM.
     func issue(_ names: [String], keyType: PrivateKey.Algorithm = .p256, progress: @escaping @Sendable (String) -> Void) async throws -> (chain: String, key: String) {
         let client = try client()
         do {
@@ -43,8 +38,6 @@ struct CertificateIssuer: Sendable {
             try await client.account(email: acme.email, externalAccountBinding: acme.eabKID.isEmpty ? nil : (acme.eabKID, acme.eabHMACKey))
             let key = try PrivateKey(generating: keyType)
             let chain = try await client.issue(names: names, certificateKey: key, solver: solver, progress: progress)
-            try files.store(names[0], chain: chain, key: key.pem)
-            progress("stored \(files.chainPath(names[0])) and \(files.keyPath(names[0]))")
             await client.shutdown()
             return (chain, key.pem)
         } catch {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 import ZoneStore
 
 /// Composes cdnsd's long-running parts into one `ServiceGroup` that stops
@@ -21,75 +22,71 @@ public struct Daemon: Sendable {
     }
 
     public func run() async throws {
+        // Everything serve would reject later is rejected now, as check-config does.
+        try configuration.checkForServe()
         let logger = Logger(label: "cdnsd")
+        // Trapped before anything starts, whatever the configuration: SIGHUP never ends cdnsd.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let storage = try await StoreSetup.open(configuration, logger: logger)
-        let store = storage.store
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: CPUAffinity.usableCPUs)
-        let dns = DNSListener(
-            configuration: DNSListenerConfiguration(
-                addresses: configuration.dns.listen, udp: configuration.dns.udp, tcp: configuration.dns.tcp,
-                tcpIdleTimeout: .seconds(Int64(configuration.dns.tcpIdleTimeout)), maxTCPConnections: configuration.dns.tcpConnections),
-            store: store,
-            group: eventLoops,
-            requestHandler: UpdateHandler(
-                store: store, keys: { name in store.tsigKey(name: name) }, zones: configuration.zones,
-                challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
-            logger: Logger(label: "cdnsd.dns"))
-        var services: [any Service] = [
-            dns,
-            ChallengeExpiryService(
-                store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
-                logger: Logger(label: "cdnsd.expiry")),
-        ]
-        services += storage.services
-        do {
-            services += try apiServices(store: store)
-        } catch {
+        let release: @Sendable () async -> Void = {
             await storage.shutdown()
             try? await eventLoops.shutdownGracefully()
-            throw error
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        logger.info("cdnsd starting", metadata: [
-            "config": "\(configuration.source)", "event_loops": "\(CPUAffinity.usableCPUs)",
-            "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))",
-        ])
         do {
+            let store = storage.store
+            var services: [any Service] = [
+                DNSListener(
+                    configuration: DNSListenerConfiguration(configuration.dns), store: store, group: eventLoops,
+                    requestHandler: UpdateHandler(
+                        store: store, keys: { name in store.tsigKey(name: name) }, zones: configuration.zones,
+                        challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
+                    logger: Logger(label: "cdnsd.dns")),
+                ChallengeExpiryService(
+                    store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
+                    logger: Logger(label: "cdnsd.expiry")),
+            ]
+            services += storage.services
+            var triggers: [RenewalTrigger] = []
+            services += try apiServices(store: store, triggers: &triggers)
+            services.append(managedCertificates(store: store, triggers: &triggers))
+            services.append(HangupService(signals: hangups, triggers: triggers, logger: logger))
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: services.map { .init(service: $0) },
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
+            logger.info("cdnsd starting", metadata: [
+                "config": "\(configuration.source)", "event_loops": "\(CPUAffinity.usableCPUs)",
+                "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))",
+            ])
             try await group.run()
         } catch {
-            await storage.shutdown()
-            try? await eventLoops.shutdownGracefully()
+            await release()
             throw error
         }
-        await storage.shutdown()
-        try? await eventLoops.shutdownGracefully()
+        await release()
         logger.info("cdnsd stopped")
     }
 
-    /// The challenge API and, for `tls = "file"`, its certificate reloader.
-    func apiServices(store: ZoneRecordStore) throws -> [any Service] {
+    /// The challenge API and, for `tls = "file"`, its certificate reloader;
+    /// for `tls = "acme"`, its renewal loop (with a trigger for SIGHUP).
+    func apiServices(store: ZoneRecordStore, triggers: inout [RenewalTrigger]) throws -> [any Service] {
         let settings = configuration.api
         guard let listen = settings.listen else { return [] }
         let logger = Logger(label: "cdnsd.api")
         var services: [any Service] = []
         var certificate: ServerCertificate? = nil
         switch settings.tls {
-        case "file":
-            do {
-                certificate = ServerCertificate(try ServerCertificate.Pair(certificateFile: settings.certFile, keyFile: settings.keyFile))
-            } catch {
-                throw ConfigurationError(source: configuration.source, key: "api.cert_file", value: "\"\(settings.certFile)\"", reason: error.description)
-            }
-            if let certificate {
-                services.append(CertificateFileReloader(certificate: certificate, certificateFile: settings.certFile, keyFile: settings.keyFile, logger: logger))
-            }
-        case "acme":
-            return try acmeAPIServices(store: store, settings: settings, listen: listen, logger: logger)
-        default:
+        case .file:
+            let served = ServerCertificate(try configuration.apiCertificatePair())
+            certificate = served
+            services.append(CertificateFileReloader(certificate: served, certificateFile: settings.certFile, keyFile: settings.keyFile, logger: logger))
+        case .acme:
+            let trigger = RenewalTrigger()
+            triggers.append(trigger)
+            return try acmeAPIServices(store: store, settings: settings, listen: listen, trigger: trigger, logger: logger)
+        case .none:
             break
         }
         services.append(try APIServer.application(
@@ -100,23 +97,38 @@ public struct Daemon: Sendable {
 
     /// The API with its certificate from ACME: issued (or loaded) first,
     /// then served and kept renewed; challenges go through `store`.
-    func acmeAPIServices(store: ZoneRecordStore, settings: CDNSConfiguration.API, listen: (host: String, port: Int), logger: Logger) throws -> [any Service] {
-        guard !settings.domain.isEmpty else {
-            throw ConfigurationError(source: configuration.source, key: "api.domain", value: "\"\"", reason: "tls = \"acme\" needs the API's name, e.g. domain = \"dns.svc.dev\"")
-        }
+    func acmeAPIServices(store: ZoneRecordStore, settings: CDNSConfiguration.API, listen: (host: String, port: Int), trigger: RenewalTrigger, logger: Logger) throws -> [any Service] {
         let solver = StoreDNS01Solver(store: store, lifetime: Int64(configuration.challenge.expireAfter))
         let issuer = try CertificateIssuer(configuration: configuration, solver: solver, logger: Logger(label: "cdnsd.acme"))
         let (certificates, ready) = AsyncStream.makeStream(of: ServerCertificate.self, bufferingPolicy: .bufferingNewest(1))
         let api = challengeAPI(store: store)
         let announce = Self.announce(https: true, logger: logger)
         return [
-            APICertificateService(issuer: issuer, names: [settings.domain], ready: ready, logger: Logger(label: "cdnsd.acme")),
+            APICertificateService(issuer: issuer, names: [settings.domain], ready: ready, trigger: trigger, logger: Logger(label: "cdnsd.acme")),
             DeferredService {
                 var iterator = certificates.makeAsyncIterator()
                 guard let certificate = await iterator.next() else { return nil }
                 return try APIServer.application(api: api, host: listen.host, port: listen.port, certificate: certificate, onServerRunning: announce, logger: logger)
             },
         ]
+    }
+
+    /// Renews what `cdnsd cert issue` recorded. Without a usable `[acme]`
+    /// it still runs, and records why each due renewal cannot happen.
+    func managedCertificates(store: ZoneRecordStore, triggers: inout [RenewalTrigger]) -> any Service {
+        let logger = Logger(label: "cdnsd.certificates")
+        let trigger = RenewalTrigger()
+        triggers.append(trigger)
+        let solver = StoreDNS01Solver(store: store, lifetime: Int64(configuration.challenge.expireAfter))
+        let records = ManagedCertificateStore(files: CertificateFiles(configuration: configuration))
+        do {
+            let issuer = try CertificateIssuer(configuration: configuration, solver: solver, logger: Logger(label: "cdnsd.acme"))
+            return ManagedCertificateService(
+                store: records, deployment: CertificateDeployment(issuer: issuer, store: records, logger: logger), unavailable: nil,
+                trigger: trigger, logger: logger)
+        } catch {
+            return ManagedCertificateService(store: records, deployment: nil, unavailable: "\(error)", trigger: trigger, logger: logger)
+        }
     }
 
     static func announce(https: Bool, logger: Logger) -> @Sendable (any Channel) async -> Void {

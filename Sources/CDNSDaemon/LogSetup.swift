@@ -5,9 +5,9 @@ import Logging
 /// on standard error.
 enum LogSetup {
     static func bootstrap(_ configuration: CDNSConfiguration.Log) {
-        let level = Logger.Level(rawValue: configuration.level) ?? .info
+        let level = configuration.level
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = configuration.format == "json"
+            var handler: any LogHandler = configuration.format == .json
                 ? JSONLogHandler(label: label)
                 : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -18,6 +18,10 @@ enum LogSetup {
 
 /// One JSON object per line: `{"ts","level","label","msg",…metadata}`.
 struct JSONLogHandler: LogHandler {
+    /// One format for every line of every handler: a value type, so it is
+    /// shared without a lock and never rebuilt per line.
+    static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
@@ -29,7 +33,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var object: [String: String] = [
-            "ts": ISO8601DateFormatter().string(from: Date()),
+            "ts": Self.timestamp.format(Date()),
             "level": event.level.rawValue,
             "label": label,
             "msg": "\(event.message)",

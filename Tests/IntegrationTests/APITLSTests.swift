@@ -46,4 +46,43 @@ struct APITLSTests {
         #expect(result.ok > 5)
         #expect(cdnsd.process?.output.contains("API certificate reloaded") == true)
     }
+
+    @Test("a Kubernetes-style secret rotation (the ..data symlink swapped atomically) is served without a restart",
+          .enabled(if: Programs.runnable("openssl", "curl")))
+    func symlinkSwap() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try OpenSSL.certificateAuthority(in: directory, name: "api-ca")
+        let first = try OpenSSL.issueLocalhost(ca: ca, in: directory, name: "api-first")
+        let second = try OpenSSL.issueLocalhost(ca: ca, in: directory, name: "api-second")
+        // The layout kubelet makes for a mounted secret:
+        //   tls.crt -> ..data/tls.crt, tls.key -> ..data/tls.key, ..data -> ..<timestamp>/
+        let mount = directory.url.appendingPathComponent("secret").path
+        let files = FileManager.default
+        func version(_ name: String, _ pair: (certificate: String, key: String)) throws {
+            try files.createDirectory(atPath: "\(mount)/\(name)", withIntermediateDirectories: true)
+            try files.copyItem(atPath: pair.certificate, toPath: "\(mount)/\(name)/tls.crt")
+            try files.copyItem(atPath: pair.key, toPath: "\(mount)/\(name)/tls.key")
+        }
+        try version("..2024_01_01_00_00_00.1", first)
+        try files.createSymbolicLink(atPath: "\(mount)/..data", withDestinationPath: "..2024_01_01_00_00_00.1")
+        try files.createSymbolicLink(atPath: "\(mount)/tls.crt", withDestinationPath: "..data/tls.crt")
+        try files.createSymbolicLink(atPath: "\(mount)/tls.key", withDestinationPath: "..data/tls.key")
+
+        var cdnsd = try ChallengeDaemon(in: directory)
+        cdnsd.tls = ("\(mount)/tls.crt", "\(mount)/tls.key", ca.certificate)
+        try cdnsd.start()
+        defer { cdnsd.stop() }
+        #expect(try OpenSSL.servedSerial(port: cdnsd.apiPort) == OpenSSL.serial(of: first.certificate))
+
+        // The rotation: a new version directory, a new link beside ..data, renamed over it.
+        try version("..2024_01_02_00_00_00.2", second)
+        try files.createSymbolicLink(atPath: "\(mount)/..data_tmp", withDestinationPath: "..2024_01_02_00_00_00.2")
+        #expect(rename("\(mount)/..data_tmp", "\(mount)/..data") == 0)
+        try files.removeItem(atPath: "\(mount)/..2024_01_01_00_00_00.1")
+        let secondSerial = try OpenSSL.serial(of: second.certificate)
+        let port = cdnsd.apiPort
+        try await waitUntil("the rotated certificate is served", timeout: 15) { try OpenSSL.servedSerial(port: port) == secondSerial }
+        #expect(cdnsd.process?.output.contains("API certificate reloaded") == true)
+    }
 }

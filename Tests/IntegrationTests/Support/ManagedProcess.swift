@@ -15,7 +15,9 @@ final class ManagedProcess: @unchecked Sendable {
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // The harness's own CDNS_* variables (CDNS_REQUIRE_INTEGRATION, CDNS_TEST_*…)
+        // are not the program's configuration: cdnsd refuses unknown ones.
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CDNS_") }.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice

@@ -36,6 +36,18 @@ enum OpenSSL {
         return String(line.dropFirst("serial=".count))
     }
 
+    /// The expiry of a certificate file.
+    static func notAfter(_ file: String) throws -> Date {
+        let result = try ManagedProcess.run(try Programs.require("openssl"), ["x509", "-in", file, "-noout", "-enddate"])
+        guard let line = result.output.split(separator: "\n").first(where: { $0.hasPrefix("notAfter=") }) else { throw TestSetupError("no notAfter in \(file)") }
+        let text = line.dropFirst("notAfter=".count).split(separator: " ").joined(separator: " ")
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "MMM d HH:mm:ss yyyy zzz"
+        guard let date = formatter.date(from: text) else { throw TestSetupError("cannot read the date \(text)") }
+        return date
+    }
+
     private static func run(_ arguments: [String]) throws {
         let result = try ManagedProcess.run(try Programs.require("openssl"), arguments)
         guard result.status == 0 else { throw TestSetupError("openssl \(arguments.joined(separator: " ")) failed:\n\(result.output)") }
