@@ -27,8 +27,25 @@ struct QueryCounter {
 
     /// Counts one response by its response code.
     mutating func count(_ rcode: ResponseCode) {
-        counts[Int(rcode.rawValue) < Self.codes ? Int(rcode.rawValue) : Self.other] += 1
+        counts[Self.slot(rcode)] += 1
         dirty = true
+    }
+
+    private static func slot(_ rcode: ResponseCode) -> Int {
+        Int(rcode.rawValue) < codes ? Int(rcode.rawValue) : other
+    }
+
+    /// Counts a reply a `DNSRequestHandler` made off the event loop (an
+    /// UPDATE, a signed query), or nil for none sent: rare enough to go to
+    /// swift-metrics at once.
+    static func count(deferredReply reply: [UInt8]?, transport: String) {
+        var index = dropped
+        if let reply, reply.count >= 12 {
+            // The decoded header carries the OPT's extended bits; a reply
+            // that does not decode is counted by its header's four bits.
+            index = slot((try? DNSMessage(decoding: reply))?.header.rcode ?? ResponseCode(rawValue: UInt16(reply[3] & 0x0F)))
+        }
+        Counter(label: "cdnsd_dns_queries_total", dimensions: [("transport", transport), ("rcode", names[index])]).increment()
     }
 
     /// Counts a query that got no answer (unparseable, or a response).

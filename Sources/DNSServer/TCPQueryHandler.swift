@@ -53,7 +53,12 @@ final class TCPQueryHandler: ChannelDuplexHandler {
             let request = DNSRequest(bytes: Array(buffer: query), message: message, source: IPAddress(socketAddress: context.channel.remoteAddress), transport: .tcp)
             let channel = context.channel
             Task {
-                guard let reply = await requestHandler.respond(to: request), reply.count <= 0xFFFF else { return }
+                let answer = await requestHandler.respond(to: request)
+                guard let reply = answer, reply.count <= 0xFFFF else {
+                    QueryCounter.count(deferredReply: nil, transport: "tcp")
+                    return
+                }
+                QueryCounter.count(deferredReply: reply, transport: "tcp")
                 var frame = channel.allocator.buffer(capacity: reply.count + 2)
                 frame.writeInteger(UInt16(reply.count))
                 frame.writeBytes(reply)

@@ -36,7 +36,9 @@ final class UDPQueryHandler: ChannelInboundHandler {
             let channel = context.channel
             let remote = envelope.remoteAddress
             Task {
-                guard let reply = await requestHandler.respond(to: request) else { return }
+                let reply = await requestHandler.respond(to: request)
+                QueryCounter.count(deferredReply: reply, transport: "udp")
+                guard let reply else { return }
                 channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: reply)), promise: nil)
             }
             return

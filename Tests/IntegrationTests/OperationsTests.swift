@@ -173,7 +173,7 @@ struct OperationsTests {
 
     // MARK: 8. metrics and the TCP cap
 
-    @Test("BADVERS is counted as BADVERS in /metrics, not as NOERROR")
+    @Test("BADVERS is counted as BADVERS in /metrics, not as NOERROR; UPDATE answers are counted too")
     func extendedRcodesCounted() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -184,11 +184,17 @@ struct OperationsTests {
         for _ in 0..<3 {
             #expect(try DNSMessage(decoding: TestDNSClient.udp(query, port: server.port)).header.rcode == .badVers)
         }
+        // An UPDATE is answered by the request handler, off the event loop: counted too.
+        let update = try DNSMessage(header: DNSHeader(id: 9, opcode: .update), questions: [Question(name: "demo.test.", type: .soa)]).encode()
+        let updateRcode = try DNSMessage(decoding: TestDNSClient.udp(update, port: server.port)).header.rcode
+        #expect(updateRcode != .noError)
         let lines = try Curl.get("\(server.apiURL)/metrics").body.split(separator: "\n").filter { $0.hasPrefix("cdnsd_dns_queries_total{") }
         let badvers = lines.filter { $0.contains("rcode=\"BADVERS\"") && $0.contains("transport=\"udp\"") }
         #expect(badvers.count == 1 && badvers.first?.hasSuffix(" 3") == true, "\(lines)")
+        let updates = lines.filter { $0.contains("rcode=\"\(updateRcode)\"") && $0.contains("transport=\"udp\"") }
+        #expect(updates.count == 1 && updates.first?.hasSuffix(" 1") == true, "the UPDATE's \(updateRcode): \(lines)")
         // The readiness probes were NOERROR; nothing else was asked.
-        #expect(lines.allSatisfy { $0.contains("rcode=\"BADVERS\"") || $0.contains("rcode=\"NOERROR\"") }, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains("rcode=\"BADVERS\"") || $0.contains("rcode=\"NOERROR\"") || $0.contains("rcode=\"\(updateRcode)\"") }, "\(lines)")
     }
 
     @Test("[dns] tcp_connections caps open TCP connections over all listen addresses together")
