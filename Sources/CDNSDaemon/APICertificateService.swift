@@ -59,6 +59,7 @@ struct APICertificateService: Service {
                 delay = retry
                 logger.info("API certificate in service", metadata: ["names": "\(names)", "serial": "\((try? CertificateInfo(pem: issued.chain))?.serialHex ?? "?")"])
             } catch {
+                if Task.isCancelled { return }
                 logger.error("ordering the API certificate failed; retrying", metadata: ["error": "\(error)", "in": "\(delay)"])
                 // A SIGHUP during the back-off retries at once.
                 if await trigger.wait(until: Date().addingTimeInterval(Double(delay.components.seconds))).contains(.hangup) {

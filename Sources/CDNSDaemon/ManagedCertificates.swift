@@ -344,6 +344,8 @@ struct ManagedCertificateService: Service {
             ])
             return renewed
         } catch {
+            // Stopping is not a failed renewal: the record stays as it was.
+            if Task.isCancelled { return nil }
             let failures = record.failures + 1
             let delay = min(5.0 * pow(2, Double(min(failures - 1, 20))), 3600)
             let retry = Date().addingTimeInterval(delay)
