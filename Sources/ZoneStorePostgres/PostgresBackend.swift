@@ -142,25 +142,29 @@ public final class PostgresBackend: StoreBackend {
     }
 
     public func changes(after position: Int64) async throws(ZoneStoreError) -> [LoggedChange]? {
+        let rows: [[SQLValue]]?
         do {
-            return try await client.withConnection { connection -> [LoggedChange]? in
-                let bounds = try await Self.rows("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes", kinds: [.integer, .integer], on: connection, logger: logger).first ?? []
-                let oldest = bounds.first?.integer ?? 0
-                let newest = bounds.last?.integer ?? 0
-                guard newest > position else { return [] }
-                guard oldest <= position + 1 else { return nil }
-                var changes: [LoggedChange] = []
-                for row in try await Self.rows("SELECT position, body FROM changes WHERE position > $1 ORDER BY position", [.integer(position)], kinds: [.integer, .text], on: connection, logger: logger) {
-                    guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "PostgreSQL: unreadable change-log row") }
-                    changes.append(LoggedChange(position: at, body: try StoreSchema.decode(body)))
-                }
-                return changes
-            }
-        } catch let error as ZoneStoreError {
-            throw error
+            rows = try await client.withConnection { connection in try await Self.changeRows(after: position, on: connection, logger: logger) }
         } catch {
             throw Self.failure("reading the change log", error)
         }
+        guard let rows else { return nil }
+        var changes: [LoggedChange] = []
+        for row in rows {
+            guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "PostgreSQL: unreadable change-log row") }
+            changes.append(LoggedChange(position: at, body: try StoreSchema.decode(body)))
+        }
+        return changes
+    }
+
+    /// The change-log rows after `position`, or nil when the log no longer reaches back that far.
+    private static func changeRows(after position: Int64, on connection: PostgresConnection, logger: Logger) async throws -> [[SQLValue]]? {
+        let bounds = try await rows("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes", kinds: [.integer, .integer], on: connection, logger: logger).first ?? []
+        let oldest = bounds.first?.integer ?? 0
+        let newest = bounds.last?.integer ?? 0
+        guard newest > position else { return [] }
+        guard oldest <= position + 1 else { return nil }
+        return try await rows("SELECT position, body FROM changes WHERE position > $1 ORDER BY position", [.integer(position)], kinds: [.integer, .text], on: connection, logger: logger)
     }
 
     public func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool {
