@@ -96,6 +96,12 @@ public enum StoreSchema {
             PRIMARY KEY (origin, position)
         );
         """,
+        // hmac-md5 is refused unless a key enables it. Keys made for md5
+        // before the flag existed were made with `--allow-md5`: they keep working.
+        """
+        ALTER TABLE tsig_keys ADD COLUMN allow_md5 BIGINT NOT NULL DEFAULT 0;
+        UPDATE tsig_keys SET allow_md5 = 1 WHERE algorithm = 'hmac-md5.sig-alg.reg.int.';
+        """,
     ]
 
     /// The statements of one migration, for drivers that run one at a time.
@@ -148,8 +154,8 @@ public enum StoreSchema {
         name: "credentials", columns: ["name", "secret_hash", "allowed_names", "allowed_sources"], kinds: [.text, .text, .text, .text], keyCount: 1)
     public static let tsigKeys = Table(
         name: "tsig_keys",
-        columns: ["name", "algorithm", "secret", "allowed_names", "allowed_sources", "allowed_types", "challenge_names_only", "transfer_only"],
-        kinds: [.text, .text, .text, .text, .text, .text, .integer, .integer], keyCount: 1)
+        columns: ["name", "algorithm", "secret", "allowed_names", "allowed_sources", "allowed_types", "challenge_names_only", "transfer_only", "allow_md5"],
+        kinds: [.text, .text, .text, .text, .text, .text, .integer, .integer, .integer], keyCount: 1)
     public static let zones = Table(
         name: "zones", columns: ["origin", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "from_configuration"],
         kinds: [.text, .text, .text, .integer, .integer, .integer, .integer, .integer, .integer], keyCount: 1)
@@ -184,7 +190,7 @@ public enum StoreSchema {
         case .tsigKey(let key):
             [.text(key.name.lowercased().description), .text(key.algorithm.lowercased().description), .text(Base64.encode(key.secret)),
              .text(join(key.allowedNames)), .text(join(key.allowedSources)), .text(join(key.allowedTypes.map(\.description))),
-             .integer(key.challengeNamesOnly ? 1 : 0), .integer(key.transferOnly ? 1 : 0)]
+             .integer(key.challengeNamesOnly ? 1 : 0), .integer(key.transferOnly ? 1 : 0), .integer(key.allowMD5 ? 1 : 0)]
         case .zone(let zone, let fromConfiguration):
             [.text(zone.origin.lowercased().description), .text(join(zone.nameservers.map(\.description))), .text(zone.admin.description),
              .integer(Int64(zone.ttl)), .integer(Int64(zone.negativeTTL)), .integer(Int64(zone.refresh)), .integer(Int64(zone.retry)),
@@ -200,7 +206,9 @@ public enum StoreSchema {
     /// The item a row of `table` holds.
     public static func item(_ table: Table, row: [SQLValue]) throws(ZoneStoreError) -> StoredItem {
         let bad = ZoneStoreError(.storage, "unreadable row in \(table.name): \(row)")
-        guard row.count == table.columns.count else { throw bad }
+        // Change-log entries written before migration 4 carry TSIG keys without `allow_md5`.
+        let olderKeyRow = table.name == tsigKeys.name && row.count == table.columns.count - 1
+        guard row.count == table.columns.count || olderKeyRow else { throw bad }
         func text(_ index: Int) throws(ZoneStoreError) -> String {
             guard let value = row[index].text else { throw bad }
             return value
@@ -232,7 +240,7 @@ public enum StoreSchema {
             }
             return .tsigKey(TSIGKey(name: try name(0), algorithm: try name(1), secret: secret, allowedNames: split(try text(3)),
                                     allowedSources: split(try text(4)), allowedTypes: types, challengeNamesOnly: try integer(6) != 0,
-                                    transferOnly: try integer(7) != 0))
+                                    transferOnly: try integer(7) != 0, allowMD5: olderKeyRow ? false : try integer(8) != 0))
         case zones.name:
             var nameservers: [DNSName] = []
             for text in split(try text(1)) {

@@ -81,9 +81,12 @@ public struct TSIGKey: Sendable, Hashable {
     public var challengeNamesOnly: Bool
     /// A key for zone transfers only: it may sign AXFR/IXFR and NOTIFY, never an UPDATE.
     public var transferOnly: Bool
+    /// hmac-md5 is broken: a key made for it is refused (BADKEY) unless
+    /// this is set, for old clients that know nothing better.
+    public var allowMD5: Bool
 
     public init(name: DNSName, algorithm: DNSName, secret: [UInt8], allowedNames: [String] = [], allowedSources: [String] = [],
-                allowedTypes: [RRType] = [.txt], challengeNamesOnly: Bool = true, transferOnly: Bool = false) {
+                allowedTypes: [RRType] = [.txt], challengeNamesOnly: Bool = true, transferOnly: Bool = false, allowMD5: Bool = false) {
         self.name = name
         self.algorithm = algorithm
         self.secret = secret
@@ -92,5 +95,6 @@ public struct TSIGKey: Sendable, Hashable {
         self.allowedTypes = allowedTypes
         self.challengeNamesOnly = challengeNamesOnly
         self.transferOnly = transferOnly
+        self.allowMD5 = allowMD5
     }
 }

@@ -127,17 +127,66 @@ struct RecordStoreTests {
         defer { fixture.remove() }
         let key = TSIGKey(name: "certbot.", algorithm: "hmac-sha512.", secret: Array(0...63), allowedNames: ["*.svc.test", "svc.test"],
                           allowedSources: ["127.0.0.0/8"], allowedTypes: [.txt, .a], challengeNamesOnly: false, transferOnly: true)
+        let md5 = TSIGKey(name: "legacy.", algorithm: "hmac-md5.sig-alg.reg.int.", secret: Array(0...15), allowedNames: ["*"], allowMD5: true)
         do {
             let store = try await fixture.open()
             try await store.putTSIGKey(key)
+            try await store.putTSIGKey(md5)
             try await store.putTSIGKey(TSIGKey(name: "other.", algorithm: "hmac-sha256.", secret: [1, 2, 3]))
             #expect(try await store.removeTSIGKey(name: "OTHER."))
             #expect(try await !store.removeTSIGKey(name: "other."))
         }
         guard backend != .memory else { return }
         let reopened = try await fixture.open()
-        #expect(await reopened.tsigKeys() == [key])
+        #expect(await reopened.tsigKeys() == [key, md5])
         #expect(await reopened.tsigKey(name: "CERTBOT.") == key)
+        #expect(await reopened.tsigKey(name: "legacy.")?.allowMD5 == true)
+        #expect(await reopened.tsigKey(name: "certbot.")?.allowMD5 == false)
+    }
+
+    @Test("a store made before allow_md5 existed (schema 3) opens with the flag set for its md5 keys only, and keeps it from then on",
+          arguments: Backend.available.filter { $0 != .memory })
+    func md5ColumnMigration(backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
+        defer { fixture.remove() }
+        // The database as cdnsd left it before migration 4, written with the engines' own tools.
+        let old = StoreSchema.migrations.prefix(3).joined(separator: "\n") + """
+            CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version (version) VALUES (1), (2), (3);
+            INSERT INTO tsig_keys VALUES ('old.', 'hmac-sha256.', 'AQIDBAUGBwgJCgsMDQ4PEA==', '*.svc.test', '', 'TXT', 1, 0);
+            INSERT INTO tsig_keys VALUES ('old-md5.', 'hmac-md5.sig-alg.reg.int.', 'AQIDBAUGBwgJCgsMDQ4PEA==', '*', '', 'TXT', 1, 0);
+            """
+        let tool: [String] = backend == .sqlite ? ["sqlite3", fixture.path] : ["psql", "-q", "-v", "ON_ERROR_STOP=1", try #require(fixture.database)]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = tool
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        input.fileHandleForWriting.write(Data(old.utf8))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(tool[0]) could not write the old schema")
+
+        do {
+            let store = try await fixture.open()
+            let migrated = try #require(store.tsigKey(name: "old."))
+            #expect(migrated.allowMD5 == false && migrated.secret == Array(1...16) && migrated.allowedNames == ["*.svc.test"])
+            // md5 keys could only be made with --allow-md5 before the flag was stored: they keep working.
+            #expect(store.tsigKey(name: "old-md5.")?.allowMD5 == true)
+            var enabled = migrated
+            enabled.allowMD5 = true
+            try await store.putTSIGKey(enabled)
+        }
+        let reopened = try await fixture.open()
+        #expect(reopened.tsigKey(name: "old.")?.allowMD5 == true)
+        // Change-log entries written before the column existed still read.
+        let logged = try StoreSchema.decode("+tsig_keys\ttold.\tthmac-sha256.\ttAQID\tt*\tt\ttTXT\ti1\ti0\n")
+        guard case .operations(let operations, _) = logged, case .put(.tsigKey(let key))? = operations.first else {
+            Issue.record("not read: \(logged)")
+            return
+        }
+        #expect(key.allowMD5 == false && key.secret == [1, 2, 3])
     }
 
     @Test(arguments: Backend.available)
