@@ -39,7 +39,7 @@ public struct Daemon: Sendable {
                 DNSListener(
                     configuration: DNSListenerConfiguration(configuration.dns), store: store, group: eventLoops,
                     requestHandler: UpdateHandler(
-                        store: store, keys: { name in store.tsigKey(name: name) }, zones: configuration.zones,
+                        store: store, keys: { name in store.tsigKey(name: name) },
                         challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
                     logger: Logger(label: "cdnsd.dns")),
                 ChallengeExpiryService(

@@ -38,21 +38,18 @@ public struct RRsetKey: Sendable, Hashable {
 /// prerequisites (§3.2), the update section's prescan (§3.4.1), the key's
 /// scope (§3.3), then each update in order (§3.4.2) on a working copy,
 /// giving one `UpdatePlan` or the rcode that refuses the whole message.
+///
+/// It reads the zone from a `StoreView`: `UpdateHandler` runs it inside
+/// the store's `write`, against the contents at commit time, so that the
+/// prerequisites hold for exactly the state the changes are made to and no
+/// other write (an UPDATE, the HTTP API, another replica) lands between.
 public struct DynamicUpdate: Sendable {
     public let message: DNSMessage
-    public let snapshot: ZoneSnapshot
-    /// Live challenge values by name.
-    public let challenges: [DNSName: [String]]
     public let scope: UpdateScope
-    /// RRsets that come from the configuration file: UPDATE leaves them alone.
-    public let configured: Set<RRsetKey>
 
-    public init(message: DNSMessage, snapshot: ZoneSnapshot, challenges: [DNSName: [String]], scope: UpdateScope, configured: Set<RRsetKey> = []) {
+    public init(message: DNSMessage, scope: UpdateScope) {
         self.message = message
-        self.snapshot = snapshot
-        self.challenges = challenges
         self.scope = scope
-        self.configured = configured
     }
 
     /// Why an update is refused: the rcode and a reason for the log.
@@ -62,24 +59,45 @@ public struct DynamicUpdate: Sendable {
     }
 
     /// The zone the zone section names, or the refusal (FORMERR, NOTAUTH).
-    public func zone() -> Result<ZoneIndex, Refusal> {
+    public func zone(in view: StoreView) -> Result<ZoneConfiguration, Refusal> {
         guard message.questions.count == 1, let zone = message.questions.first, zone.type == .soa else {
             return .failure(Refusal(rcode: .formErr, reason: "the zone section must hold one SOA question"))
         }
-        guard zone.qClass == .in, let index = snapshot[zone.name] else {
+        guard zone.qClass == .in, let found = view.zone(containing: zone.name), found.origin == zone.name else {
             return .failure(Refusal(rcode: .notAuth, reason: "zone \(zone.name) \(zone.qClass) is not served here"))
         }
-        return .success(index)
+        return .success(found)
     }
 
-    public func plan() -> Result<UpdatePlan, Refusal> {
-        let zone: ZoneIndex
-        switch self.zone() {
+    /// The plan, worked out against `view`.
+    public func plan(in view: StoreView) -> Result<UpdatePlan, Refusal> {
+        Planner(message: message, scope: scope, view: view).plan()
+    }
+}
+
+/// One evaluation of an UPDATE against one view of the store.
+struct Planner {
+    let message: DNSMessage
+    let scope: UpdateScope
+    let view: StoreView
+
+    /// Whether the configuration file defines the RRset: UPDATE leaves it alone.
+    func configured(_ name: DNSName, _ type: RRType) -> Bool {
+        view.storedRecords(at: name).contains { $0.fromConfiguration && $0.record.type == type }
+    }
+
+    /// Live challenge values at `name`.
+    func challenges(_ name: DNSName) -> [String] { view.challenges(at: name).map(\.value) }
+
+    func plan() -> Result<UpdatePlan, DynamicUpdate.Refusal> {
+        typealias Refusal = DynamicUpdate.Refusal
+        let zone: ZoneConfiguration
+        switch DynamicUpdate(message: message, scope: scope).zone(in: view) {
         case .success(let found): zone = found
         case .failure(let refusal): return .failure(refusal)
         }
         let origin = zone.origin
-        func inZone(_ name: DNSName) -> Bool { snapshot.zone(containing: name)?.origin == origin }
+        func inZone(_ name: DNSName) -> Bool { view.zone(containing: name)?.origin == origin }
 
         // §3.2 prerequisites, against the zone before any update.
         var valueSets: [RRsetKey: Set<RecordData>] = [:]
@@ -125,15 +143,15 @@ public struct DynamicUpdate: Sendable {
             let empty = record.data == .opaque(record.type, [])
             switch record.rrClass {
             case .in:
-                guard !record.type.isMetaType, !Self.isMailQType(record.type) else {
+                guard !record.type.isMetaType, !DynamicUpdate.isMailQType(record.type) else {
                     return .failure(Refusal(rcode: .formErr, reason: "cannot add type \(record.type)"))
                 }
             case .any:
-                guard record.ttl == 0, empty, record.type != .axfr, record.type != .ixfr, !Self.isMailQType(record.type) else {
+                guard record.ttl == 0, empty, record.type != .axfr, record.type != .ixfr, !DynamicUpdate.isMailQType(record.type) else {
                     return .failure(Refusal(rcode: .formErr, reason: "malformed delete of \(record.type) at \(record.name)"))
                 }
             case .none:
-                guard record.ttl == 0, !record.type.isMetaType, !Self.isMailQType(record.type) else {
+                guard record.ttl == 0, !record.type.isMetaType, !DynamicUpdate.isMailQType(record.type) else {
                     return .failure(Refusal(rcode: .formErr, reason: "malformed delete of one \(record.type) at \(record.name)"))
                 }
             default:
@@ -146,10 +164,10 @@ public struct DynamicUpdate: Sendable {
             guard scope.allows(name: record.name, type: record.type, origin: origin) else {
                 return .failure(Refusal(rcode: .refused, reason: "\(record.type) at \(record.name) is outside the key's scope"))
             }
-            if !Self.isChallenge(record.name, record.type), record.type != .any, configured.contains(RRsetKey(name: record.name, type: record.type)) {
+            if !DynamicUpdate.isChallenge(record.name, record.type), record.type != .any, configured(record.name, record.type) {
                 return .failure(Refusal(rcode: .refused, reason: "\(record.type) at \(record.name) comes from the configuration file"))
             }
-            if Self.isChallenge(record.name, record.type), record.rrClass != .any {
+            if DynamicUpdate.isChallenge(record.name, record.type), record.rrClass != .any {
                 guard case .txt(let txt) = record.data, txt.strings.count == 1, let first = txt.strings.first,
                       Array(String(decoding: first, as: UTF8.self).utf8) == first else {
                     return .failure(Refusal(rcode: .refused, reason: "a challenge value is one TXT string of UTF-8 text"))
@@ -161,14 +179,16 @@ public struct DynamicUpdate: Sendable {
         var values: [DNSName: [String]] = [:]
         var added: [UpdatePlan.ChallengeValue] = []
         var rrsets: [RRsetKey: [ResourceRecord]] = [:]
-        func currentValues(_ name: DNSName) -> [String] { values[name] ?? challenges[name] ?? [] }
-        func currentRRset(_ key: RRsetKey) -> [ResourceRecord] { rrsets[key] ?? rrset(key.name, key.type) ?? [] }
+        func currentValues(_ name: DNSName) -> [String] { values[name] ?? challenges(name) }
+        func currentRRset(_ key: RRsetKey) -> [ResourceRecord] { rrsets[key] ?? stored(key.name, key.type) }
         for record in message.authority {
             let name = record.name
             switch record.rrClass {
             case .in:
-                if Self.isChallenge(name, record.type) {
+                if DynamicUpdate.isChallenge(name, record.type) {
                     guard case .txt(let txt) = record.data, let first = txt.strings.first else { continue }
+                    // CNAME and other data never share a name (§3.4.2.2).
+                    if !currentRRset(RRsetKey(name: name, type: .cname)).isEmpty { continue }
                     let value = String(decoding: first, as: UTF8.self)
                     var now = currentValues(name)
                     if !now.contains(value) { now.append(value) }
@@ -178,7 +198,7 @@ public struct DynamicUpdate: Sendable {
                 } else {
                     let key = RRsetKey(name: name, type: record.type)
                     // CNAME and other data never share a name: such adds are ignored (§3.4.2.2).
-                    if record.type == .cname ? hasOtherData(than: .cname, at: name, pending: rrsets) : !currentRRset(RRsetKey(name: name, type: .cname)).isEmpty {
+                    if record.type == .cname ? hasOtherData(than: .cname, at: name, pending: rrsets, values: values) : !currentRRset(RRsetKey(name: name, type: .cname)).isEmpty {
                         continue
                     }
                     var set = currentRRset(key)
@@ -190,16 +210,16 @@ public struct DynamicUpdate: Sendable {
             case .any:
                 let types: [RRType] = record.type == .any ? Array(scope.types) : [record.type]
                 for type in types {
-                    if Self.isChallenge(name, type) {
+                    if DynamicUpdate.isChallenge(name, type) {
                         values[name] = []
                         added.removeAll { $0.name == name }
-                    } else if !Self.isChallengeOnlyScope(scope), type != .soa, !(type == .ns && name == origin),
-                              !configured.contains(RRsetKey(name: name, type: type)) {
+                    } else if !DynamicUpdate.isChallengeOnlyScope(scope), type != .soa, !(type == .ns && name == origin),
+                              !configured(name, type) {
                         rrsets[RRsetKey(name: name, type: type)] = []
                     }
                 }
             case .none:
-                if Self.isChallenge(name, record.type) {
+                if DynamicUpdate.isChallenge(name, record.type) {
                     guard case .txt(let txt) = record.data, txt.strings.count == 1, let first = txt.strings.first else { continue }
                     let value = String(decoding: first, as: UTF8.self)
                     values[name] = currentValues(name).filter { $0 != value }
@@ -216,12 +236,12 @@ public struct DynamicUpdate: Sendable {
         var plan = UpdatePlan()
         plan.addChallenges = added
         for (name, now) in values.sorted(by: { $0.key < $1.key }) {
-            for value in challenges[name] ?? [] where !now.contains(value) {
+            for value in challenges(name) where !now.contains(value) {
                 plan.removeChallenges.append(.init(name: name, value: value))
             }
         }
         for (key, records) in rrsets {
-            let before = rrset(key.name, key.type) ?? []
+            let before = stored(key.name, key.type)
             if Set(before.map(\.data)) != Set(records.map(\.data)) || before.first?.ttl != records.first?.ttl {
                 plan.replaceRRsets[key] = records
             }
@@ -229,6 +249,9 @@ public struct DynamicUpdate: Sendable {
         return .success(plan)
     }
 
+}
+
+extension DynamicUpdate {
     /// Whether an update of this name and type is a challenge value.
     static func isChallenge(_ name: DNSName, _ type: RRType) -> Bool { type == .txt && name.isChallengeName }
 
@@ -236,27 +259,57 @@ public struct DynamicUpdate: Sendable {
 
     /// MAILA and MAILB, which only questions carry.
     static func isMailQType(_ type: RRType) -> Bool { type.rawValue == 253 || type.rawValue == 254 }
+}
 
-    /// The RRset at exactly `name` (no wildcard, no CNAME chasing), if any.
+extension Planner {
+    /// The RRset served at exactly `name` (no wildcard, no CNAME chasing), if any.
     func rrset(_ name: DNSName, _ type: RRType) -> [ResourceRecord]? {
-        let answer = snapshot.lookup(name, type: type)
-        for set in answer.answer where set.owner == nil && set.rrset.type == type && set.rrset.name == name {
-            return set.rrset.records
-        }
-        return nil
+        let records = view.servedRecords(at: name).filter { $0.type == type }
+        return records.isEmpty ? nil : records
+    }
+
+    /// The records of this type stored at `name`: what an update replaces
+    /// (challenge values and the apex NS are kept apart).
+    func stored(_ name: DNSName, _ type: RRType) -> [ResourceRecord] {
+        view.storedRecords(at: name).filter { $0.record.type == type }.map(\.record)
     }
 
     /// RFC 2136's "name is in use": at least one RR at exactly `name`.
-    func nameInUse(_ name: DNSName) -> Bool {
-        let answer = snapshot.lookup(name, type: .any)
-        return answer.answer.contains { $0.owner == nil && $0.rrset.name == name }
-    }
+    func nameInUse(_ name: DNSName) -> Bool { !view.servedRecords(at: name).isEmpty }
 
     /// Whether `name` holds data of a type other than `type`, counting the updates so far.
-    func hasOtherData(than type: RRType, at name: DNSName, pending: [RRsetKey: [ResourceRecord]]) -> Bool {
+    func hasOtherData(than type: RRType, at name: DNSName, pending: [RRsetKey: [ResourceRecord]], values: [DNSName: [String]]) -> Bool {
         if pending.contains(where: { $0.key.name == name && $0.key.type != type && !$0.value.isEmpty }) { return true }
-        if !(challenges[name] ?? []).isEmpty { return true }
-        let answer = snapshot.lookup(name, type: .any)
-        return answer.answer.contains { $0.owner == nil && $0.rrset.name == name && $0.rrset.type != type }
+        if !(values[name] ?? challenges(name)).isEmpty { return true }
+        if view.zone(containing: name)?.origin == name { return true }
+        return view.storedRecords(at: name).contains { stored in
+            guard stored.record.type != type else { return false }
+            let deleted = pending[RRsetKey(name: name, type: stored.record.type)]?.isEmpty ?? false
+            return stored.fromConfiguration || !deleted
+        }
+    }
+}
+
+extension UpdatePlan {
+    /// The store operations that make the plan true in `view`: challenge
+    /// values written (their expiry restarting) or deleted, and runtime
+    /// RRsets replaced; configuration records stay as they are.
+    public func operations(in view: StoreView, owner: String, now: Int64, lifetime: Int64) -> [StoreOperation] {
+        var operations: [StoreOperation] = []
+        for remove in removeChallenges {
+            for challenge in view.challenges(at: remove.name) where challenge.value == remove.value {
+                operations.append(.delete(.challenge(challenge)))
+            }
+        }
+        for add in addChallenges {
+            operations.append(.put(.challenge(ChallengeRecord(name: add.name, value: add.value, owner: owner, createdAt: now, expiresAt: now + lifetime))))
+        }
+        for (key, records) in replaceRRsets.sorted(by: { ($0.key.name, $0.key.type.rawValue) < ($1.key.name, $1.key.type.rawValue) }) {
+            for old in view.storedRecords(at: key.name) where old.record.type == key.type && !old.fromConfiguration {
+                operations.append(.delete(.record(old.record, fromConfiguration: false)))
+            }
+            for record in records { operations.append(.put(.record(record, fromConfiguration: false))) }
+        }
+        return operations
     }
 }

@@ -1,16 +1,21 @@
 import DNSWire
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import ZoneStore
 
 /// The `DNSRequestHandler` of cdnsd: verifies TSIG on every signed
 /// message, answers signed queries with signed responses, and applies
 /// RFC 2136 UPDATEs signed by a key whose scope covers them.
 ///
-/// Challenge TXT values go through the store's challenge API (several live
-/// values per name, expiring after `challengeLifetime`), other records a
-/// widened key may change through its record API. Every reply is sent only
-/// once the change is durable and served.
+/// One UPDATE is one store `write`: its prerequisites are checked and its
+/// changes planned against the store's contents at commit time, so the
+/// message is applied all or nothing, with no other write (another UPDATE,
+/// the HTTP API, another replica) between its checks and its changes.
+/// Challenge TXT values are stored as challenges (several live values per
+/// name, expiring after `challengeLifetime`), other records a widened key
+/// may change as runtime records. Every reply is sent only once the change
+/// is durable and served.
 public struct UpdateHandler: DNSRequestHandler {
     /// Finds a key by name: the store's, or one from the configuration.
     public typealias KeyLookup = @Sendable (DNSName) async -> TSIGKey?
@@ -20,25 +25,17 @@ public struct UpdateHandler: DNSRequestHandler {
     let verifier: TSIGVerifier
     let responder: QueryResponder
     let challengeLifetime: Int64
-    let configured: Set<RRsetKey>
     let logger: Logger
-    let gate = UpdateGate()
 
     /// - Parameters:
-    ///   - zones: the configured zones, whose file records UPDATE leaves alone.
     ///   - challengeLifetime: seconds until a published challenge value expires.
-    public init(store: ZoneRecordStore, keys: @escaping KeyLookup, verifier: TSIGVerifier = TSIGVerifier(), zones: [ZoneConfiguration] = [],
+    public init(store: ZoneRecordStore, keys: @escaping KeyLookup, verifier: TSIGVerifier = TSIGVerifier(),
                 challengeLifetime: Int64 = 3600, maxUDPPayload: UInt16 = 1232, logger: Logger) {
         self.store = store
         self.keys = keys
         self.verifier = verifier
         self.responder = QueryResponder(maxUDPPayload: maxUDPPayload)
         self.challengeLifetime = challengeLifetime
-        var configured: Set<RRsetKey> = []
-        for zone in zones {
-            for record in zone.records { configured.insert(RRsetKey(name: record.name, type: record.type)) }
-        }
-        self.configured = configured
         self.logger = logger
     }
 
@@ -57,13 +54,19 @@ public struct UpdateHandler: DNSRequestHandler {
         var context: TSIGContext? = nil
         if let signed {
             key = await keys(signed.keyName)
-            let credential = key.flatMap(Self.credential)
-            switch verifier.verify(request.bytes, signed: signed, credential: credential) {
+            let verified: Result<TSIGContext, TSIGFailure>
+            if let key, TSIGAlgorithm(name: key.algorithm) == .hmacMD5, !key.allowMD5 {
+                verified = .failure(TSIGFailure(error: .badKey, keyName: signed.keyName, record: signed.record, context: nil,
+                                                reason: "hmac-md5 is not enabled for this key"))
+            } else {
+                verified = verifier.verify(request.bytes, signed: signed, credential: key.flatMap(Self.credential))
+            }
+            switch verified {
             case .failure(let failure):
-                Self.countTSIGFailure(failure.error.description)
+                Self.countTSIGFailure(Self.tsigErrorName(failure.error))
                 if message.header.opcode == .update { Self.countUpdate(outcome: failure.error == .formErr ? "FORMERR" : "NOTAUTH", key: nil) }
                 logger.notice("TSIG verification failed", metadata: [
-                    "key": "\(failure.keyName)", "error": "\(failure.error)", "reason": "\(failure.reason)",
+                    "key": "\(failure.keyName)", "error": "\(Self.tsigErrorName(failure.error))", "reason": "\(failure.reason)",
                     "source": "\(request.source?.description ?? "?")", "opcode": "\(message.header.opcode)",
                 ])
                 return errorReply(to: message, failure: failure)
@@ -120,14 +123,7 @@ public struct UpdateHandler: DNSRequestHandler {
         guard !scope.transferOnly else { return refuse("key is for zone transfers only") }
         guard scope.allows(source: request.source) else { return refuse("source address not allowed for this key") }
 
-        // Updates that only add or remove single challenge values commute;
-        // anything whose outcome depends on what is there runs alone.
-        let exclusive = !message.answers.isEmpty || message.authority.contains { record in
-            !(DynamicUpdate.isChallenge(record.name, record.type) && (record.rrClass == .in || record.rrClass == .none))
-        }
-        await gate.acquire(exclusive: exclusive)
         let (rcode, plan, reason) = await apply(message, scope: scope, key: key)
-        await gate.release(exclusive: exclusive)
 
         Self.countUpdate(outcome: rcode.description, key: key.name)
         var metadata: Logger.Metadata = [
@@ -145,47 +141,34 @@ public struct UpdateHandler: DNSRequestHandler {
         return reply(to: message, rcode: rcode, context: context)
     }
 
-    /// Plans the update against the current zone and applies it.
+    /// Plans the update against the store's contents at commit time and
+    /// commits its changes in the same write: one message, one commit.
     func apply(_ message: DNSMessage, scope: UpdateScope, key: TSIGKey) async -> (ResponseCode, UpdatePlan?, String?) {
-        let snapshot = store.snapshot()
-        let touched = Set(message.authority.filter { DynamicUpdate.isChallenge($0.name, $0.type) || $0.type == .any }.map(\.name))
-        var challenges: [DNSName: [String]] = [:]
-        if !touched.isEmpty {
-            for challenge in store.challenges() where touched.contains(challenge.name) {
-                challenges[challenge.name, default: []].append(challenge.value)
-            }
-        }
-        let update = DynamicUpdate(message: message, snapshot: snapshot, challenges: challenges, scope: scope, configured: configured)
-        let plan: UpdatePlan
-        switch update.plan() {
-        case .failure(let refusal): return (refusal.rcode, nil, refusal.reason)
-        case .success(let planned): plan = planned
-        }
+        let update = DynamicUpdate(message: message, scope: scope)
         let now = Int64(verifier.now)
         let owner = "tsig:\(key.name.presentationWithoutDot)"
         let lifetime = challengeLifetime
-        let store = store
+        // What the last evaluation decided, for the log (a write the
+        // backend refuses is planned again on top of the other writer's).
+        let outcome = NIOLockedValueBox<(plan: UpdatePlan?, reason: String?)>((nil, nil))
+        let rcode: Int
         do {
-            // Concurrent writes join one group commit of the store.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for add in plan.addChallenges {
-                    group.addTask {
-                        try await store.addChallenge(ChallengeRecord(name: add.name, value: add.value, owner: owner, createdAt: now, expiresAt: now + lifetime))
-                    }
+            rcode = try await store.write { view throws(ZoneStoreError) in
+                switch update.plan(in: view) {
+                case .failure(let refusal):
+                    outcome.withLockedValue { $0 = (nil, refusal.reason) }
+                    return ([], Int(refusal.rcode.rawValue))
+                case .success(let plan):
+                    outcome.withLockedValue { $0 = (plan, nil) }
+                    return (plan.operations(in: view, owner: owner, now: now, lifetime: lifetime), Int(ResponseCode.noError.rawValue))
                 }
-                for remove in plan.removeChallenges {
-                    group.addTask { _ = try await store.removeChallenge(name: remove.name, value: remove.value) }
-                }
-                for (rrset, records) in plan.replaceRRsets {
-                    group.addTask { try await store.replaceRRset(name: rrset.name, type: rrset.type, with: records) }
-                }
-                try await group.waitForAll()
             }
         } catch {
             logger.error("UPDATE could not be stored", metadata: ["key": "\(key.name)", "error": "\(error)"])
-            return (.servFail, plan, "\(error)")
+            return (.servFail, outcome.withLockedValue { $0.plan }, "\(error)")
         }
-        return (.noError, plan, nil)
+        let decided = outcome.withLockedValue { $0 }
+        return (ResponseCode(rawValue: UInt16(truncatingIfNeeded: rcode)), decided.plan, decided.reason)
     }
 
     // MARK: Replies
@@ -219,9 +202,10 @@ public struct UpdateHandler: DNSRequestHandler {
 
     // MARK: Keys and metrics
 
-    /// The signing material of a stored key; nil for an algorithm TSIG does not know.
+    /// The signing material of a stored key; nil for an algorithm TSIG does
+    /// not know, and for hmac-md5 unless the key enables it.
     static func credential(_ key: TSIGKey) -> TSIGCredential? {
-        guard let algorithm = TSIGAlgorithm(name: key.algorithm) else { return nil }
+        guard let algorithm = TSIGAlgorithm(name: key.algorithm), algorithm != .hmacMD5 || key.allowMD5 else { return nil }
         return TSIGCredential(name: key.name, algorithm: algorithm, secret: key.secret)
     }
 
@@ -231,41 +215,14 @@ public struct UpdateHandler: DNSRequestHandler {
         Counter(label: "cdnsd_dns_updates_total", dimensions: [("outcome", outcome), ("key", key?.presentationWithoutDot ?? "-")]).increment()
     }
 
+    /// A TSIG error's name: BADSIG shares its value with BADVERS.
+    static func tsigErrorName(_ error: ResponseCode) -> String {
+        error == .badSig ? "BADSIG" : error.description
+    }
+
     /// `cdnsd_tsig_failures_total{error}`.
     static func countTSIGFailure(_ error: String) {
         Counter(label: "cdnsd_tsig_failures_total", dimensions: [("error", error)]).increment()
     }
 }
 
-/// Lets updates that commute run together and the others alone, first
-/// come first served.
-actor UpdateGate {
-    private var shared = 0
-    private var exclusive = false
-    private var waiters: [(exclusive: Bool, continuation: CheckedContinuation<Void, Never>)] = []
-
-    func acquire(exclusive wantsExclusive: Bool) async {
-        if waiters.isEmpty && canEnter(wantsExclusive) {
-            enter(wantsExclusive)
-            return
-        }
-        await withCheckedContinuation { waiters.append((wantsExclusive, $0)) }
-    }
-
-    func release(exclusive wasExclusive: Bool) {
-        if wasExclusive { exclusive = false } else { shared -= 1 }
-        while let first = waiters.first, canEnter(first.exclusive) {
-            waiters.removeFirst()
-            enter(first.exclusive)
-            first.continuation.resume()
-        }
-    }
-
-    private func canEnter(_ wantsExclusive: Bool) -> Bool {
-        wantsExclusive ? !exclusive && shared == 0 : !exclusive
-    }
-
-    private func enter(_ wantsExclusive: Bool) {
-        if wantsExclusive { exclusive = true } else { shared += 1 }
-    }
-}

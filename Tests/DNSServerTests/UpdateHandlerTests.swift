@@ -23,13 +23,16 @@ struct UpdateHandlerTests {
                                   allowedTypes: [.a, .aaaa, .cname, .txt], challengeNamesOnly: false)
     static let fromElsewhere = TSIGKey(name: "remote.", algorithm: "hmac-sha256.", secret: secret, allowedNames: ["*"], allowedSources: ["10.0.0.0/8"])
 
+    static let md5Key = TSIGKey(name: "legacy.", algorithm: "hmac-md5.sig-alg.reg.int.", secret: secret, allowedNames: ["*.svc.test"])
+    static let md5Allowed = TSIGKey(name: "legacy-ok.", algorithm: "hmac-md5.sig-alg.reg.int.", secret: secret, allowedNames: ["*.svc.test"], allowMD5: true)
+
     let store: ZoneRecordStore
     let handler: UpdateHandler
 
     init() async throws {
         store = try await ZoneRecordStore(zones: [Self.zone])
-        let keys = [Self.challengeKey, Self.narrowKey, Self.hostsKey, Self.fromElsewhere]
-        handler = UpdateHandler(store: store, keys: { name in keys.first { $0.name == name } }, zones: [Self.zone], logger: Logger(label: "test"))
+        let keys = [Self.challengeKey, Self.narrowKey, Self.hostsKey, Self.fromElsewhere, Self.md5Key, Self.md5Allowed]
+        handler = UpdateHandler(store: store, keys: { name in keys.first { $0.name == name } }, logger: Logger(label: "test"))
     }
 
     /// A record in presentation form; `NAME 0 ANY TYPE` (no data) for RFC 2136's empty class ANY and NONE records.
@@ -48,8 +51,10 @@ struct UpdateHandlerTests {
                                    answers: prerequisites, authority: updates).encode()
         var credential: TSIGCredential? = nil
         if let key {
+            let algorithm = try #require(TSIGAlgorithm(name: key.algorithm))
             credential = UpdateHandler.credential(key)
-            bytes = TSIGSigner(credential: try #require(credential)).sign(request: bytes, time: UInt64(handler.verifier.now)).message
+            let signing = credential ?? TSIGCredential(name: key.name, algorithm: algorithm, secret: key.secret)
+            bytes = TSIGSigner(credential: signing).sign(request: bytes, time: UInt64(handler.verifier.now)).message
         }
         let reply = try #require(await handler.respond(to: DNSRequest(bytes: bytes, message: try DNSMessage(decoding: bytes), source: IPAddress(source), transport: .udp)))
         let response = try DNSMessage(decoding: reply)
@@ -142,6 +147,71 @@ struct UpdateHandlerTests {
         #expect(try await send(updates: [Self.record("db.hosts.svc.test. 0 ANY ANY")], key: Self.hostsKey) == .noError)
         #expect(await store.snapshot().lookup("db.hosts.svc.test.", type: .a).rcode == .nxDomain)
         #expect(try await send(updates: [Self.record("www.svc.test. 0 ANY A")], key: Self.hostsKey) == .refused)
+    }
+
+    @Test("hmac-md5: BADKEY unless the key enables it")
+    func md5() async throws {
+        let add = [Self.record("_acme-challenge.a.svc.test. 60 TXT \"md5\"")]
+        #expect(try await send(updates: add, key: Self.md5Key) == .notAuth)
+        #expect(await txt(Self.challenge) == [])
+        #expect(try await send(updates: add, key: Self.md5Allowed) == .noError)
+        #expect(await txt(Self.challenge) == ["md5"])
+    }
+
+    /// Records every snapshot the DNS server would serve.
+    actor Snapshots: SnapshotSubscriber {
+        var seen: [ZoneSnapshot] = []
+        func apply(_ snapshot: ZoneSnapshot) async { seen.append(snapshot) }
+    }
+
+    @Test("an UPDATE with a prerequisite racing HTTP API writes is all or nothing: checked and applied in one commit")
+    func raceWithAPIWrites() async throws {
+        let snapshots = Snapshots()
+        await store.subscribe(snapshots)
+        var outcomes: [ResponseCode: Int] = [:]
+        for round in 0..<150 {
+            let guarded = try DNSName("_acme-challenge.n\(round).svc.test.")
+            let first = try DNSName("_acme-challenge.m\(round).svc.test.")
+            let second = try DNSName("_acme-challenge.k\(round).svc.test.")
+            // The UPDATE: "no TXT at n yet" (else YXRRSET), then a value at m and at k.
+            async let rcode = send(prerequisites: [Self.record("\(guarded) 0 NONE TXT")],
+                                   updates: [Self.record("\(first) 60 TXT \"u\""), Self.record("\(second) 60 TXT \"u\"")])
+            // The HTTP API's write (ChallengeAPI calls exactly this): a value at n.
+            async let apiSawUpdate = apiWrite(at: guarded, then: first, after: round % 7)
+            let (code, sawUpdate) = try await (rcode, apiSawUpdate)
+            outcomes[code, default: 0] += 1
+            let served = await (txt(first), txt(second), txt(guarded))
+            #expect(served.2 == ["h"], "round \(round): the API's value is kept")
+            switch code {
+            case .noError:
+                // The prerequisite held at commit time, so the commit came before the API's value.
+                #expect(sawUpdate, "round \(round): NOERROR although the API's value was there first")
+                #expect(served.0 == ["u"] && served.1 == ["u"], "round \(round)")
+            case .yxRRset:
+                #expect(served.0 == [] && served.1 == [], "round \(round): a refused UPDATE changed something")
+            default:
+                Issue.record("round \(round): \(code)")
+            }
+        }
+        // No served snapshot ever held one half of an UPDATE.
+        for snapshot in await snapshots.seen {
+            for round in 0..<150 {
+                let halves = try ["m", "k"].map { label in
+                    snapshot.lookup(try DNSName("_acme-challenge.\(label)\(round).svc.test."), type: .txt).answer.first?.records.isEmpty == false
+                }
+                #expect(halves[0] == halves[1], "round \(round): a snapshot served half an UPDATE")
+            }
+        }
+        print("UPDATE racing API writes: \(outcomes.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")); \(await snapshots.seen.count) snapshots checked")
+    }
+
+    /// Publishes a value at `name` as the HTTP API does, after `yields`
+    /// turns of the scheduler; returns whether `probe` already held a value
+    /// when the write was acknowledged (acknowledged means served).
+    func apiWrite(at name: DNSName, then probe: DNSName, after yields: Int) async throws -> Bool {
+        for _ in 0..<yields { await Task.yield() }
+        try await store.addChallenge(ChallengeRecord(name: name, value: "h", owner: "api", createdAt: 0, expiresAt: .max))
+        return store.snapshot().lookup(probe, type: .txt).answer.first?.records.isEmpty == false
     }
 
     @Test("a signed query gets a signed answer; other opcodes NOTIMP")
