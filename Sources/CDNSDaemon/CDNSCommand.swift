@@ -81,6 +81,9 @@ struct CheckConfig: AsyncParsableCommand {
         for zone in configuration.zones {
             print("zone \(zone.origin): \(zone.records.count) records, name servers \(zone.nameservers.map(\.description).joined(separator: " "))")
         }
+        for key in configuration.tsigKeys {
+            print("tsig \(TSIGCommand.List.line(key))")
+        }
         print("\(configuration.source): ok")
     }
 }

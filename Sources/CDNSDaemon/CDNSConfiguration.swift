@@ -97,6 +97,8 @@ public struct CDNSConfiguration: Sendable {
     public var storage: Storage
     public var challenge: Challenge
     public var log: Log
+    /// Static keys from `[[tsig]]` tables, secrets read; the store holds the others.
+    public var tsigKeys: [TSIGKey]
 
     /// Where the configuration came from, for messages.
     public var source: String
@@ -160,8 +162,8 @@ public struct CDNSConfiguration: Sendable {
 
     init(root: [String: ConfigValue], source: String, environment: [String: String], serial: UInt32) throws(ConfigurationError) {
         self.source = source
-        for key in root.keys.sorted() where key != "zone" && Self.sections[key] == nil {
-            throw ConfigurationError(source: source, key: key, reason: "unknown section; expected one of \((Self.sections.keys.sorted() + ["zone"]).joined(separator: ", "))")
+        for key in root.keys.sorted() where key != "zone" && key != "tsig" && Self.sections[key] == nil {
+            throw ConfigurationError(source: source, key: key, reason: "unknown section; expected one of \((Self.sections.keys.sorted() + ["tsig", "zone"]).joined(separator: ", "))")
         }
         let overrides = try EnvironmentOverrides(environment)
         func section(_ name: String) throws(ConfigurationError) -> ConfigReader {
@@ -288,6 +290,7 @@ public struct CDNSConfiguration: Sendable {
             expireAfter: try challengeSection.duration("expire_after", default: 3600, range: 30...(7 * 86400)),
             negativeTTL: UInt32(try challengeSection.duration("negative_ttl", default: 5, range: 0...86400)),
             keepWildcards: try challengeSection.bool("keep_wildcards", default: true))
+        tsigKeys = try Self.staticTSIGKeys(root["tsig"], source: source, environment: environment)
         let logSection = try section("log")
         log = Log(
             level: try logSection.choice("level", default: Logger.Level.info),

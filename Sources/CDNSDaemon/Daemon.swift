@@ -35,11 +35,13 @@ public struct Daemon: Sendable {
         }
         do {
             let store = storage.store
+            // `[[tsig]]` keys of the configuration file first, then the store's.
+            let staticKeys = Dictionary(configuration.tsigKeys.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             var services: [any Service] = [
                 DNSListener(
                     configuration: DNSListenerConfiguration(configuration.dns), store: store, group: eventLoops,
                     requestHandler: UpdateHandler(
-                        store: store, keys: { name in store.tsigKey(name: name) },
+                        store: store, keys: { name in staticKeys[name] ?? store.tsigKey(name: name) },
                         challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
                     logger: Logger(label: "cdnsd.dns")),
                 ChallengeExpiryService(
@@ -59,6 +61,7 @@ public struct Daemon: Sendable {
             logger.info("cdnsd starting", metadata: [
                 "config": "\(configuration.source)", "event_loops": "\(CPUAffinity.usableCPUs)",
                 "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))",
+                "static_tsig_keys": "\(configuration.tsigKeys.map(\.name.description).joined(separator: ", "))",
             ])
             try await group.run()
         } catch {

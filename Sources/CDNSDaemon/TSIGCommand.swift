@@ -68,8 +68,11 @@ struct TSIGCommand: AsyncParsableCommand {
             var generator = SystemRandomNumberGenerator()
             let secret = (0..<algorithm.digestLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let key = TSIGKey(name: keyName, algorithm: algorithm.name, secret: secret, allowedNames: patterns, allowedSources: sources,
-                              allowedTypes: parsedTypes().compactMap { $0 }, challengeNamesOnly: !names)
+                              allowedTypes: parsedTypes().compactMap { $0 }, challengeNamesOnly: !names, allowMD5: allowMD5)
             let configuration = try options.load()
+            if configuration.tsigKeys.contains(where: { $0.name == keyName }) {
+                throw ValidationError("\(keyName) is a [[tsig]] key of \(configuration.source); change it there")
+            }
             try await CredentialCommand.withStore(options) { store in try await store.putTSIGKey(key) }
             let encoded = Base64.encode(secret)
             let listen = configuration.dns.listen.first
@@ -110,14 +113,21 @@ struct TSIGCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
+            let configured = try options.load().tsigKeys
             let keys = try await CredentialCommand.withStore(options) { store in store.tsigKeys() }
-            if keys.isEmpty { print("no TSIG keys") }
-            for key in keys.sorted(by: { $0.name < $1.name }) {
-                let algorithm = TSIGAlgorithm(name: key.algorithm)?.description ?? key.algorithm.description
-                let sources = key.allowedSources.isEmpty ? "any" : key.allowedSources.joined(separator: ",")
-                let scope = key.transferOnly ? "transfer" : key.challengeNamesOnly ? "challenges" : "names"
-                print("\(key.name)\t\(algorithm)\tallow=\(key.allowedNames.joined(separator: ","))\tfrom=\(sources)\ttypes=\(key.allowedTypes.map(\.description).joined(separator: ","))\tscope=\(scope)")
+            if keys.isEmpty && configured.isEmpty { print("no TSIG keys") }
+            for key in keys.sorted(by: { $0.name < $1.name }) where !configured.contains(where: { $0.name == key.name }) {
+                print(Self.line(key))
             }
+            for key in configured { print(Self.line(key) + "\tsource=config") }
+        }
+
+        /// One key's name, algorithm and scope, tab-separated (never the secret).
+        static func line(_ key: TSIGKey) -> String {
+            let algorithm = TSIGAlgorithm(name: key.algorithm)?.description ?? key.algorithm.description
+            let sources = key.allowedSources.isEmpty ? "any" : key.allowedSources.joined(separator: ",")
+            let scope = key.transferOnly ? "transfer" : key.challengeNamesOnly ? "challenges" : "names"
+            return "\(key.name)\t\(algorithm)\tallow=\(key.allowedNames.joined(separator: ","))\tfrom=\(sources)\ttypes=\(key.allowedTypes.map(\.description).joined(separator: ","))\tscope=\(scope)\(key.allowMD5 ? "\tmd5=allowed" : "")"
         }
     }
 
@@ -129,6 +139,10 @@ struct TSIGCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let keyName = try? DNSName(name) else { throw ValidationError("\(name) is not a key name") }
+            let configuration = try options.load()
+            if configuration.tsigKeys.contains(where: { $0.name == keyName }) {
+                throw ValidationError("\(keyName) is a [[tsig]] key of \(configuration.source); remove it there")
+            }
             let removed = try await CredentialCommand.withStore(options) { store in try await store.removeTSIGKey(name: keyName) }
             guard removed else {
                 FileHandle.standardError.write(Data("cdnsd: no TSIG key named \(name)\n".utf8))

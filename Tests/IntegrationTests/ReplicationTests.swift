@@ -1,4 +1,5 @@
 import CDNSTestSupport
+import DNSServer
 import DNSWire
 import Foundation
 import Logging
@@ -108,6 +109,55 @@ struct ReplicationTests {
         #expect(try Self.waitForTXT(name, port: second.port, timeout: 15) { $0.contains(value) }, "the other replica resynchronised")
         #expect(try Curl.get("\(second.apiURL)/health").status == 200)
         print("PostgreSQL restart: \(refusals) write(s) refused while reconnecting, then served by both replicas")
+    }
+
+    @Test("a TSIG key added with cdnsd tsig add reaches both replicas; an UPDATE through one is answered over DNS by the other")
+    func updatesReachTheOtherReplica() async throws {
+        let url = try await PostgresTestDatabase.create()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (first, second) = try Self.replicas(on: url, in: directory)
+        defer {
+            first.process.stop()
+            second.process.stop()
+        }
+        let environment = ["CDNS_STORAGE_ENGINE": "postgres", "CDNS_STORAGE_URL": url]
+        let configuration = try directory.file("cli.toml", DifferentialZone.toml)
+        let added = try ManagedProcess.run(Programs.cdnsd, ["tsig", "add", "replicated", "--allow", "*.svc.test", "--config", configuration], environment: environment)
+        #expect(added.status == 0, "\(added.output)")
+        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
+        let key = TSIGCredential(name: "replicated.", algorithm: .hmacSHA256, secret: Base64.decode(String(secret)) ?? [])
+        let signer = TSIGSigner(credential: key)
+        func update(_ record: ResourceRecord, port: UInt16, id: UInt16) throws -> ResponseCode {
+            let message = try DNSMessage(header: DNSHeader(id: id, opcode: .update), questions: [Question(name: "svc.test.", type: .soa)], authority: [record]).encode()
+            return try DNSMessage(decoding: try TestDNSClient.udp(signer.sign(request: message, time: UInt64(Date().timeIntervalSince1970)).message, port: port)).header.rcode
+        }
+        let started = Date()
+        for server in [first, second] {
+            try await waitUntil("replica on \(server.port) knows the key", timeout: 10) {
+                let probe = signer.sign(request: try DNSMessage(header: DNSHeader(id: 2), questions: [Question(name: "svc.test.", type: .soa)]).encode(),
+                                        time: UInt64(Date().timeIntervalSince1970))
+                return try DNSMessage(decoding: try TestDNSClient.udp(probe.message, port: server.port)).header.rcode == .noError
+            }
+        }
+        print("a key added with cdnsd tsig add was usable on both replicas after \(Int(Date().timeIntervalSince(started) * 1000)) ms")
+
+        var delays: [Double] = []
+        for round in 0..<10 {
+            let name = try DNSName("_acme-challenge.u\(round).svc.test.")
+            let value = "through-a-\(round)"
+            #expect(try update(ResourceRecord(name: name, ttl: 60, data: .txt(TXT(text: value))), port: first.port, id: UInt16(10 + round)) == .noError)
+            let acknowledged = Date()
+            #expect(try Self.waitForTXT(name, port: first.port, timeout: 0) { $0 == [value] }, "served by A before the reply")
+            #expect(try Self.waitForTXT(name, port: second.port, timeout: 5) { $0 == [value] }, "round \(round): replica B answers")
+            delays.append(Date().timeIntervalSince(acknowledged) * 1000)
+            // Deleting through B removes it from A.
+            #expect(try update(ResourceRecord(name: name, class: .none, ttl: 0, data: .txt(TXT(text: value))), port: second.port, id: UInt16(40 + round)) == .noError)
+            #expect(try Self.waitForTXT(name, port: first.port, timeout: 5) { !$0.contains(value) }, "round \(round): the delete through B reaches A")
+            #expect(try Self.waitForTXT(name, port: second.port, timeout: 0) { !$0.contains(value) }, "round \(round): B served its delete before the reply")
+        }
+        let sorted = delays.sorted()
+        print("UPDATE on replica A: replica B answers \(Int(sorted[sorted.count / 2])) ms (median), \(Int(sorted.last ?? 0)) ms (max) after the reply")
     }
 
     /// Two cdnsd processes on the database at `url`, the first's API up.

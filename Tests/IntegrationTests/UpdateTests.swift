@@ -13,8 +13,10 @@ struct UpdateTests {
         var cdnsd: ChallengeDaemon
         var secrets: [String: String] = [:]
 
-        init(in directory: TemporaryDirectory) throws {
+        init(in directory: TemporaryDirectory, environment: [String: String] = [:], sections: String = "") throws {
             cdnsd = try ChallengeDaemon(in: directory)
+            cdnsd.environment = environment
+            cdnsd.sections = sections
             try cdnsd.start()
         }
 
@@ -143,6 +145,154 @@ struct UpdateTests {
     }
 }
 
+/// Keys from `[[tsig]]` tables, and records a widened key makes.
+@Suite("UPDATE: static keys and permanent records", .serialized)
+struct UpdateKeysAndRecordsTests {
+    static func send(_ updates: [ResourceRecord], with credential: TSIGCredential, port: UInt16, id: UInt16 = 60) throws -> ResponseCode {
+        let signed = TSIGSigner(credential: credential).sign(request: try UpdateHostileTests.update(updates, id: id), time: UpdateHostileTests.now)
+        let reply = try TestDNSClient.tcp(signed.message, port: port)
+        let rcode = try DNSMessage(decoding: reply).header.rcode
+        if rcode != .notAuth {  // BADKEY and BADSIG replies are unsigned
+            _ = try TSIGVerifier.verifyResponse(reply, credential: credential, requestMAC: signed.mac).get()
+        }
+        return rcode
+    }
+
+    static func addresses(_ name: DNSName, port: UInt16) throws -> [String] {
+        let reply = try DNSMessage(decoding: try TestDNSClient.udp(try DNSMessage(header: DNSHeader(id: 4), questions: [Question(name: name, type: .a)]).encode(), port: port))
+        return reply.answers.filter { $0.type == .a }.map { "\($0.data)" }
+    }
+
+    @Test("[[tsig]] keys with the secret in a file (base64 or a BIND key clause) or the environment sign UPDATEs; check-config validates them")
+    func staticKeys() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let fileSecret = Base64.encode(Array(repeating: 0x11, count: 32))
+        let envSecret = Base64.encode(Array(repeating: 0x22, count: 64))
+        let bindFile = try directory.file("dhcp.key", "key \"dhcp\" {\n\talgorithm hmac-sha256;\n\tsecret \"\(fileSecret)\";\n};\n")
+        let plainFile = try directory.file("plain.key", fileSecret + "\n")
+        let sections = """
+            [[tsig]]
+            name = "dhcp"
+            secret_file = "\(bindFile)"
+            allow = ["*.hosts.svc.test"]
+            types = ["A", "TXT"]
+            names = true
+
+            [[tsig]]
+            name = "static-certbot"
+            algorithm = "hmac-sha512"
+            secret_env = "STATIC_TSIG_SECRET"
+            allow = ["*.svc.test"]
+            from = ["127.0.0.0/8"]
+
+            [[tsig]]
+            name = "plain"
+            secret_file = "plain.key"
+            allow = ["svc.test"]
+            """
+        var server = try UpdateTests.Server(in: directory, environment: ["STATIC_TSIG_SECRET": envSecret], sections: sections)
+        defer { server.cdnsd.stop() }
+        let port = server.cdnsd.dnsPort
+
+        let checked = try server.cdnsd.command(["check-config"])
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(checked.output.contains("tsig dhcp.\thmac-sha256\tallow=*.hosts.svc.test\tfrom=any\ttypes=A,TXT\tscope=names"), "\(checked.output)")
+        #expect(checked.output.contains("tsig static-certbot.\thmac-sha512\tallow=*.svc.test\tfrom=127.0.0.0/8\ttypes=TXT\tscope=challenges"))
+        #expect(checked.output.contains("tsig plain.\thmac-sha256\tallow=svc.test"))
+        #expect(!checked.output.contains(fileSecret) && !checked.output.contains(envSecret))
+
+        let dhcp = TSIGCredential(name: "dhcp.", algorithm: .hmacSHA256, secret: Base64.decode(fileSecret) ?? [])
+        let certbot = TSIGCredential(name: "static-certbot.", algorithm: .hmacSHA512, secret: Base64.decode(envSecret) ?? [])
+        let plain = TSIGCredential(name: "plain.", algorithm: .hmacSHA256, secret: Base64.decode(fileSecret) ?? [])
+        #expect(try Self.send([ResourceRecord(name: "db.hosts.svc.test.", ttl: 120, data: .a(IPv4Address(rawValue: 0x0A00_0009)))], with: dhcp, port: port) == .noError)
+        #expect(try Self.addresses("db.hosts.svc.test.", port: port) == ["10.0.0.9"])
+        #expect(try Self.send([UpdateHostileTests.add("from-env", at: "_acme-challenge.www.svc.test.")], with: certbot, port: port, id: 61) == .noError)
+        #expect(try server.cdnsd.txt("_acme-challenge.www.svc.test.") == ["from-env"])
+        #expect(try Self.send([UpdateHostileTests.add("apex", at: "_acme-challenge.svc.test.")], with: plain, port: port, id: 62) == .noError)
+        #expect(try Self.send([UpdateHostileTests.add("no", at: "_acme-challenge.www.svc.test.")], with: plain, port: port, id: 63) == .refused)
+
+        // The CLI shows them and leaves them to the file.
+        let listed = try server.cdnsd.command(["tsig", "list"])
+        #expect(listed.output.contains("dhcp.\thmac-sha256") && listed.output.contains("source=config") && !listed.output.contains(fileSecret), "\(listed.output)")
+        let removed = try server.cdnsd.command(["tsig", "remove", "dhcp"])
+        #expect(removed.status != 0 && removed.output.contains("[[tsig]]"), "\(removed.output)")
+        let replaced = try server.cdnsd.command(["tsig", "add", "dhcp", "--allow", "*"])
+        #expect(replaced.status != 0 && replaced.output.contains("[[tsig]]"), "\(replaced.output)")
+
+        // check-config refuses what would not work, naming the key, never printing a secret.
+        let inline = "c2VjcmV0LXRoYXQtbXVzdC1ub3QtYmUtcHJpbnRlZA=="
+        let cases: [(table: String, message: String)] = [
+            ("name = \"a\"\nsecret = \"\(inline)\"\nallow = [\"*\"]", "inline secret is refused by default"),
+            ("name = \"a\"\nsecret_file = \"/nonexistent/a.key\"\nallow = [\"*\"]", "cannot read"),
+            ("name = \"a\"\nsecret_env = \"CDNS_TEST_UNSET_VARIABLE\"\nallow = [\"*\"]", "is not set"),
+            ("name = \"a\"\nalgorithm = \"hmac-md5\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]", "allow_md5 = true"),
+            ("name = \"a\"\nalgorithm = \"hmac-sha3\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]", "expected hmac-sha256"),
+            ("name = \"a\"\nsecret_file = \"\(try directory.file("bad.key", "not base64!\n"))\"\nallow = [\"*\"]", "not base64"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"", "at least one name pattern"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\ntypes = [\"A\"]", "need names = true"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\ntypes = [\"SOA\"]\nnames = true", "types[0]"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\nfrom = [\"10.0.0.0/33\"]", "CIDR"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nsecret_env = \"X\"\nallow = [\"*\"]", "exactly one of"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\nsecrets = \"x\"", "unknown key"),
+            ("secret_file = \"\(plainFile)\"\nallow = [\"*\"]", "needs a key name"),
+        ]
+        for (index, item) in cases.enumerated() {
+            var probe = server.cdnsd
+            probe.sections = "[[tsig]]\n" + item.table + "\n"
+            let file = try directory.file("bad-\(index).toml", probe.toml())
+            let result = try ManagedProcess.run(Programs.cdnsd, ["check-config", "--config", file])
+            #expect(result.status != 0 && result.output.contains("tsig[0]") && result.output.contains(item.message), "\(item.table): \(result.output)")
+            #expect(!result.output.contains(inline), "the inline secret is never printed")
+        }
+        var allowed = server.cdnsd
+        allowed.sections = "[[tsig]]\nname = \"a\"\nsecret = \"\(inline)\"\ninline_secret = true\nallow = [\"*\"]\n"
+        let accepted = try ManagedProcess.run(Programs.cdnsd, ["check-config", "--config", try directory.file("inline.toml", allowed.toml())])
+        #expect(accepted.status == 0 && !accepted.output.contains(inline), "\(accepted.output)")
+        #expect(server.cdnsd.process?.output.contains(fileSecret) == false && server.cdnsd.process?.output.contains(envSecret) == false)
+    }
+
+    @Test("records a widened key adds are permanent zone data: they raise the serial and survive a restart, as challenge values do")
+    func permanentRecordsSurviveRestart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var server = try UpdateTests.Server(in: directory)
+        defer { server.cdnsd.stop() }
+        let hostsSecret = try await server.addKey("hosts", ["--allow", "*.hosts.svc.test", "--names", "--types", "A,AAAA,CNAME"])
+        let acmeSecret = try await server.addKey("acme", ["--allow", "*.svc.test"])
+        let hosts = TSIGCredential(name: "hosts.", algorithm: .hmacSHA256, secret: Base64.decode(hostsSecret) ?? [])
+        let acme = TSIGCredential(name: "acme.", algorithm: .hmacSHA256, secret: Base64.decode(acmeSecret) ?? [])
+        let port = server.cdnsd.dnsPort
+        let before = try UpdateHostileTests.serial(port: port)
+        #expect(try Self.send([ResourceRecord(name: "db.hosts.svc.test.", ttl: 300, data: .a(IPv4Address(rawValue: 0x0A01_0203)))], with: hosts, port: port) == .noError)
+        let afterAdd = try UpdateHostileTests.serial(port: port)
+        #expect(afterAdd &- before > 0 && afterAdd &- before < 1 << 31, "the serial moves forward (RFC 1982): \(before) → \(afterAdd)")
+        #expect(try Self.send([UpdateHostileTests.add("durable", at: "_acme-challenge.db.hosts.svc.test.")], with: acme, port: port, id: 61) == .noError)
+        let served = try UpdateHostileTests.serial(port: port)
+
+        server.cdnsd.stop()
+        try server.cdnsd.start()
+        let restarted = server.cdnsd.dnsPort
+        #expect(try Self.addresses("db.hosts.svc.test.", port: restarted) == ["10.1.2.3"], "the A record survived the restart")
+        #expect(try server.cdnsd.txt("_acme-challenge.db.hosts.svc.test.") == ["durable"])
+        #expect(try UpdateHostileTests.serial(port: restarted) == served, "the serial is kept across the restart")
+
+        // And a delete is as permanent, moving the serial again.
+        #expect(try Self.send([ResourceRecord(name: "db.hosts.svc.test.", class: .any, ttl: 0, data: .opaque(.a, []))], with: hosts, port: restarted, id: 62) == .noError)
+        #expect(try Self.addresses("db.hosts.svc.test.", port: restarted) == ["10.8.10.252"], "only the wildcard's A is left")
+        #expect(try UpdateHostileTests.serial(port: restarted) &- served == 1)
+
+        // A key removed with the CLI stops working in the running daemon (within about a second).
+        #expect(try server.cdnsd.command(["tsig", "remove", "acme"]).status == 0)
+        let removed = Date()
+        try await waitUntil("the removed key is refused", timeout: 10) {
+            try Self.send([], with: acme, port: restarted, id: 63) == .notAuth
+        }
+        print("a key removed with cdnsd tsig remove was refused \(Int(Date().timeIntervalSince(removed) * 1000)) ms later")
+        #expect(try server.cdnsd.txt("_acme-challenge.db.hosts.svc.test.") == ["durable"])
+    }
+}
+
 /// Signed and unsigned UPDATEs made with cdnsd's own signer, for the
 /// hostile matrix: each gets a clear rcode and changes nothing.
 @Suite("UPDATE hostile matrix", .serialized)
@@ -171,10 +321,11 @@ struct UpdateHostileTests {
     func hostileMatrix() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        var server = try UpdateTests.Server(in: directory)
+        var server = try UpdateTests.Server(in: directory, environment: ["CDNS_LOG_FORMAT": "json"])
         defer { server.cdnsd.stop() }
         let port = server.cdnsd.dnsPort
         let secret = try await server.addKey("matrix", ["--allow", "*.svc.test"])
+        let legacy = try await server.addKey("legacy", ["--algorithm", "hmac-md5", "--allow-md5", "--allow", "*.svc.test"])
         let sha1 = try await server.addKey("old-client", ["--algorithm", "hmac-sha1", "--allow", "*.svc.test"])
         let key = TSIGCredential(name: "matrix.", algorithm: .hmacSHA256, secret: Base64.decode(secret) ?? [])
         let oldKey = TSIGCredential(name: "old-client.", algorithm: .hmacSHA1, secret: Base64.decode(sha1) ?? [])
@@ -222,6 +373,8 @@ struct UpdateHostileTests {
             ("garbage: a record after the TSIG", try garbageTSIGPlacement.encode(), .formErr, nil),
             ("garbage: cut short", Array(setup.message.dropLast(9)), .formErr, nil),
         ]
+        // Counters before the cases (the key probes of addKey count too).
+        let metricsBefore = Self.samples(try Curl.get("\(server.cdnsd.apiURL)/metrics").body)
         let oversized = cases.first { $0.what == "oversized UDP" }?.bytes.count ?? 0
         #expect(oversized > 4096, "the oversized case is \(oversized) bytes")
         for item in cases {
@@ -247,7 +400,60 @@ struct UpdateHostileTests {
         #expect(try DNSMessage(decoding: reply).header.rcode == .noError)
         _ = try TSIGVerifier.verifyResponse(reply, credential: key, requestMAC: fresh.mac).get()
         #expect(try server.cdnsd.txt("_acme-challenge.a.svc.test.").sorted() == ["kept", "replayed"])
-        #expect(server.cdnsd.process?.output.contains(secret) == false, "the secret never reaches the log")
+        // hmac-md5 works for a key made with --allow-md5 (and only there: "md5 with a sha256 key" above).
+        let md5 = TSIGSigner(credential: TSIGCredential(name: "legacy.", algorithm: .hmacMD5, secret: Base64.decode(legacy) ?? []))
+            .sign(request: try Self.update([Self.add("md5")], id: 91), time: Self.now)
+        #expect(try DNSMessage(decoding: try TestDNSClient.udp(md5.message, port: port)).header.rcode == .noError)
+        #expect(try server.cdnsd.txt("_acme-challenge.a.svc.test.").sorted() == ["kept", "md5", "replayed"])
+
+        let output = server.cdnsd.process?.output ?? ""
+        #expect(!output.contains(secret) && !output.contains(sha1) && !output.contains(legacy), "the secrets never reach the log")
+        // One structured line per UPDATE: key, zone, names, outcome, source.
+        let lines = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        let updates = lines.filter { $0["msg"] == "UPDATE" }
+        #expect(updates.contains { $0["key"] == "matrix." && $0["outcome"] == "NOERROR" && $0["names"] == "_acme-challenge.a.svc.test." && $0["zone"] == "svc.test."
+            && $0["source"]?.contains("127.0.0.1") == true && $0["added"] == "1" }, "\(updates)")
+        #expect(updates.contains { $0["key"] == "legacy." && $0["outcome"] == "NOERROR" })
+        #expect(updates.contains { $0["key"] == "matrix." && $0["outcome"] == "REFUSED" && $0["reason"]?.contains("outside the key's scope") == true })
+        #expect(updates.contains { $0["key"] == "matrix." && $0["outcome"] == "NOTZONE" && $0["reason"]?.contains("outside svc.test.") == true })
+        #expect(lines.contains { $0["msg"] == "unsigned UPDATE refused" && $0["zone"] == "svc.test." })
+        #expect(lines.contains { $0["msg"] == "TSIG verification failed" && $0["key"] == "matrix." && $0["error"] == "BADSIG" })
+        #expect(lines.contains { $0["msg"] == "TSIG key uses a weak algorithm" && $0["key"] == "legacy." })
+
+        // Metrics: updates by outcome and key, TSIG failures by error.
+        let metrics = try Curl.get("\(server.cdnsd.apiURL)/metrics")
+        #expect(metrics.status == 200)
+        let samples = Self.samples(metrics.body)
+        func value(_ name: String, _ labels: [String: String]) -> Double {
+            func find(_ list: [(name: String, labels: [String: String], value: Double)]) -> Double { list.first { $0.name == name && $0.labels == labels }?.value ?? 0 }
+            return find(samples) - find(metricsBefore)
+        }
+        #expect(value("cdnsd_dns_updates_total", ["outcome": "NOERROR", "key": "matrix"]) == 1, "the fresh one after the replay; \(metrics.body)")
+        #expect(value("cdnsd_dns_updates_total", ["outcome": "NOERROR", "key": "legacy"]) == 1)
+        #expect(value("cdnsd_dns_updates_total", ["outcome": "REFUSED", "key": "-"]) == 1, "the unsigned one")
+        #expect(value("cdnsd_dns_updates_total", ["outcome": "REFUSED", "key": "matrix"]) == 3, "scope, SOA, apex NS")
+        #expect(value("cdnsd_dns_updates_total", ["outcome": "NOTZONE", "key": "matrix"]) == 1)
+        #expect(value("cdnsd_dns_updates_total", ["outcome": "NOTAUTH", "key": "-"]) == 7, "every TSIG failure of an UPDATE counts under key -")
+        #expect(value("cdnsd_tsig_failures_total", ["error": "BADKEY"]) == 2)
+        #expect(value("cdnsd_tsig_failures_total", ["error": "BADSIG"]) == 1)
+        #expect(value("cdnsd_tsig_failures_total", ["error": "BADTIME"]) == 3)
+        #expect(value("cdnsd_tsig_failures_total", ["error": "BADTRUNC"]) == 1)
+        #expect(value("cdnsd_tsig_failures_total", ["error": "FORMERR"]) >= 2, "MAC below the minimum, a record after the TSIG")
+    }
+
+    /// Prometheus text: each sample's name, labels and value.
+    static func samples(_ text: String) -> [(name: String, labels: [String: String], value: Double)] {
+        text.split(separator: "\n").compactMap { line -> (String, [String: String], Double)? in
+            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
+            let head = line[..<space]
+            guard let open = head.firstIndex(of: "{") else { return (String(head), [:], value) }
+            var labels: [String: String] = [:]
+            for pair in head[head.index(after: open)..<(head.lastIndex(of: "}") ?? head.endIndex)].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { labels[String(parts[0])] = String(parts[1].dropFirst().dropLast()) }
+            }
+            return (String(head[..<open]), labels, value)
+        }
     }
 }
 

@@ -14,6 +14,8 @@ struct ChallengeDaemon {
     /// More `[api]` lines, and whole sections appended to the configuration.
     var apiLines: [String] = []
     var sections = ""
+    /// Variables set for the daemon and for `command`.
+    var environment: [String: String] = [:]
 
     var apiURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
 
@@ -73,7 +75,7 @@ struct ChallengeDaemon {
     /// - Parameter waitForAPI: false when the API comes up later (tls = "acme").
     mutating func start(svc: [String] = [], other: [String] = [], waitForAPI: Bool = true) throws {
         _ = try directory.file("cdnsd.toml", toml(svc: svc, other: other))
-        let process = try ManagedProcess(Programs.cdnsd, ["serve", "--config", configurationPath], directory: directory)
+        let process = try ManagedProcess(Programs.cdnsd, ["serve", "--config", configurationPath], environment: environment, directory: directory)
         self.process = process
         try TestDNSClient.waitUntilServing(port: dnsPort, zone: "svc.test.", process: process)
         if waitForAPI { try Curl.waitFor("\(apiURL)/health", process: process, caFile: tls?.ca) }
@@ -86,7 +88,7 @@ struct ChallengeDaemon {
 
     /// Runs a `cdnsd` command against this daemon's configuration.
     func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ManagedProcess.run(Programs.cdnsd, arguments + ["--config", configurationPath])
+        try ManagedProcess.run(Programs.cdnsd, arguments + ["--config", configurationPath], environment: environment)
     }
 
     /// The TXT strings served at `name` over UDP.
