@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 requirements=(
     libsqlite3-dev:/usr/include/sqlite3.h
     postgresql:/usr/lib/postgresql
+    postgresql-client:psql
+    sqlite3:sqlite3
     bind9-dnsutils:dig
     bind9-dnsutils:nsupdate
     knot:knotd
