@@ -20,6 +20,8 @@ requirements=(
     knot:knotd
     knot-dnsutils:kdig
     knot-dnsutils:knsupdate
+    knot-dnssecutils:kzonecheck
+    nsd:nsd
     pebble:pebble
     lego:lego
     certbot:certbot

@@ -90,8 +90,17 @@ public struct CDNSConfiguration: Sendable {
         public var format: LogFormat
     }
 
+    /// A zone's `transfer` table and `notify` list.
+    public struct ZoneTransfer: Sendable {
+        /// nil when the zone has no `transfer` table: every transfer is refused.
+        public var policy: TransferPolicy?
+        public var notify: [SocketAddress]
+    }
+
     public var dns: DNS
     public var zones: [ZoneConfiguration]
+    /// Transfer ACL and NOTIFY targets of each zone, by origin.
+    public var transfers: [DNSName: ZoneTransfer]
     public var api: API
     public var acme: ACME
     public var storage: Storage
@@ -111,7 +120,7 @@ public struct CDNSConfiguration: Sendable {
         "challenge": ["ttl", "expire_after", "negative_ttl", "keep_wildcards"],
         "log": ["level", "format"],
     ]
-    static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records"]
+    static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records", "transfer", "notify"]
 
     /// The zone served when no configuration file is given, so that
     /// `dig @127.0.0.1 -p 5353 www.demo.test` answers at once.
@@ -220,14 +229,18 @@ public struct CDNSConfiguration: Sendable {
             }
         }
         var zones: [ZoneConfiguration] = []
+        var transfers: [DNSName: ZoneTransfer] = [:]
         for (index, table) in zoneTables.enumerated() {
-            zones.append(try Self.zone(table.entries, index: index, source: table.source, serial: serial))
+            let zone = try Self.zone(table.entries, index: index, source: table.source, serial: serial)
+            zones.append(zone)
+            transfers[zone.origin] = try Self.transfer(table.entries, index: index, source: table.source)
         }
         var seen: Set<DNSName> = []
         for (index, zone) in zones.enumerated() where !seen.insert(zone.origin).inserted {
             throw ConfigurationError(source: zoneTables[index].entries["name"]?.origin ?? source, key: "zone[\(index)].name", value: "\"\(zone.origin)\"", reason: "zone defined twice")
         }
         self.zones = zones
+        self.transfers = transfers
 
         let apiSection = try section("api")
         let apiListen = try apiSection.string("listen", default: "127.0.0.1:8053")
@@ -352,6 +365,52 @@ public struct CDNSConfiguration: Sendable {
             throw reader.error("records", nil, error.description)
         }
         return zone
+    }
+
+    /// The `transfer = { allow = [...], keys = [...] }` table and `notify`
+    /// list of a zone. From the environment, `CDNS_ZONE_<N>_NOTIFY` is a
+    /// comma-separated list and `CDNS_ZONE_<N>_TRANSFER` the inline table
+    /// as TOML writes it (`{ allow = ["10.0.0.0/8"], keys = ["sec1"] }`).
+    static func transfer(_ table: [String: ConfigEntry], index: Int, source: String) throws(ConfigurationError) -> ZoneTransfer {
+        let zone = try ConfigReader(source: source, path: "zone[\(index)]", entries: table, known: zoneKeys)
+        var policy: TransferPolicy? = nil
+        if let entry = table["transfer"] {
+            var value = entry.value
+            if case .environment(let text) = value {
+                guard let parsed = try? TOMLTable(string: "transfer = " + text), let inner = parsed["transfer"], case .table(let fields) = ConfigValue(toml: inner) else {
+                    throw zone.error("transfer", value, "expected an inline table, e.g. { allow = [\"10.0.0.0/8\"], keys = [\"sec1\"] }")
+                }
+                value = .table(fields)
+            }
+            guard case .table(let fields) = value else {
+                throw zone.error("transfer", value, "expected a table, e.g. transfer = { allow = [\"10.0.0.0/8\"], keys = [\"sec1\"] }")
+            }
+            let reader = try ConfigReader(source: entry.origin, path: "zone[\(index)].transfer", entries: fields.mapValues { ConfigEntry(value: $0, origin: entry.origin) },
+                                          known: ["allow", "keys"])
+            var allow: [IPNetwork] = []
+            for (position, text) in try reader.strings("allow", default: []).enumerated() {
+                guard let network = IPNetwork(text) else {
+                    throw reader.error("allow", .string(text), "expected a CIDR such as 10.0.0.0/8 or an address", display: "allow[\(position)]")
+                }
+                allow.append(network)
+            }
+            var keys: [DNSName] = []
+            for (position, text) in try reader.strings("keys", default: []).enumerated() {
+                guard let name = try? DNSName(text), !name.isRoot else {
+                    throw reader.error("keys", .string(text), "expected a TSIG key name (cdnsd tsig add NAME --transfer)", display: "keys[\(position)]")
+                }
+                keys.append(name)
+            }
+            policy = TransferPolicy(allow: allow, keys: keys)
+        }
+        var notify: [SocketAddress] = []
+        for (position, text) in try zone.strings("notify", default: []).enumerated() {
+            guard let address = socketAddress(text) else {
+                throw zone.error("notify", .string(text), "expected HOST:PORT with an IP address, e.g. 10.0.0.2:53 or [fd00::2]:53", display: "notify[\(position)]")
+            }
+            notify.append(address)
+        }
+        return ZoneTransfer(policy: policy, notify: notify)
     }
 
     /// `127.0.0.1:5353` or `[::1]:5353`.

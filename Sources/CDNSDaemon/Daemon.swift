@@ -42,12 +42,20 @@ public struct Daemon: Sendable {
                     configuration: DNSListenerConfiguration(configuration.dns), store: store, group: eventLoops,
                     requestHandler: UpdateHandler(
                         store: store, keys: { name in staticKeys[name] ?? store.tsigKey(name: name) },
-                        challengeLifetime: Int64(configuration.challenge.expireAfter), logger: Logger(label: "cdnsd.update")),
+                        challengeLifetime: Int64(configuration.challenge.expireAfter),
+                        transferPolicies: configuration.transfers.compactMapValues(\.policy), logger: Logger(label: "cdnsd.update")),
                     logger: Logger(label: "cdnsd.dns")),
                 ChallengeExpiryService(
                     store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
                     logger: Logger(label: "cdnsd.expiry")),
             ]
+            if configuration.transfers.values.contains(where: { !$0.notify.isEmpty }) {
+                services.append(NotifyService(
+                    store: store,
+                    zones: configuration.transfers.mapValues { NotifyTargets(addresses: $0.notify, key: $0.policy?.keys.first) },
+                    keys: { name in (staticKeys[name] ?? store.tsigKey(name: name)).flatMap(UpdateHandler.credential) },
+                    group: eventLoops, logger: Logger(label: "cdnsd.notify")))
+            }
             services += storage.services
             var triggers: [RenewalTrigger] = []
             services += try apiServices(store: store, triggers: &triggers)

@@ -23,6 +23,8 @@ struct TSIGCommand: AsyncParsableCommand {
                 itself; `NAME` allows that name only; `*` allows every name in the served zones.
                 --names with --types widens it to the allowed names themselves, e.g.
                 --names --types A,AAAA,CNAME for service registration (never SOA or the apex NS).
+                --transfer makes a key for secondaries instead (no --allow): it may sign zone
+                transfers and NOTIFY for the zones whose transfer.keys list it, never an UPDATE.
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -35,6 +37,7 @@ struct TSIGCommand: AsyncParsableCommand {
         @Flag(help: "Let the key change the allowed names themselves, not only their _acme-challenge TXT.") var names = false
         @Flag(name: .customLong("allow-md5"), help: "Accept hmac-md5 for this key (broken; for old clients only).") var allowMD5 = false
         @Option(help: "The server address to print in the client configurations.") var server: String?
+        @Flag(help: "A key for zone transfers (AXFR/IXFR) and NOTIFY only, with no UPDATE rights.") var transfer = false
 
         func validate() throws {
             guard (try? DNSName(name)) != nil, !name.isEmpty, name != "." else { throw ValidationError("a key name is a domain name, e.g. certbot or certbot.svc.dev") }
@@ -42,7 +45,11 @@ struct TSIGCommand: AsyncParsableCommand {
                 throw ValidationError("--algorithm \(self.algorithm): expected hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1 or hmac-md5")
             }
             if algorithm == .hmacMD5 && !allowMD5 { throw ValidationError("hmac-md5 is broken; add --allow-md5 if an old client needs it") }
-            guard !patterns.isEmpty else { throw ValidationError("give at least one --allow pattern, e.g. --allow '*.svc.dev'") }
+            if transfer {
+                guard patterns.isEmpty, !names, types == "TXT" else { throw ValidationError("--transfer keys take no --allow, --names or --types: they never update") }
+            } else {
+                guard !patterns.isEmpty else { throw ValidationError("give at least one --allow pattern, e.g. --allow '*.svc.dev'") }
+            }
             for pattern in patterns where NamePattern(pattern) == nil {
                 throw ValidationError("--allow \(pattern): expected NAME, *.NAME or *")
             }
@@ -68,7 +75,7 @@ struct TSIGCommand: AsyncParsableCommand {
             var generator = SystemRandomNumberGenerator()
             let secret = (0..<algorithm.digestLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let key = TSIGKey(name: keyName, algorithm: algorithm.name, secret: secret, allowedNames: patterns, allowedSources: sources,
-                              allowedTypes: parsedTypes().compactMap { $0 }, challengeNamesOnly: !names, allowMD5: allowMD5)
+                              allowedTypes: parsedTypes().compactMap { $0 }, challengeNamesOnly: !names, transferOnly: transfer, allowMD5: allowMD5)
             let configuration = try options.load()
             if configuration.tsigKeys.contains(where: { $0.name == keyName }) {
                 throw ValidationError("\(keyName) is a [[tsig]] key of \(configuration.source); change it there")
@@ -79,6 +86,11 @@ struct TSIGCommand: AsyncParsableCommand {
             let host = server ?? listen?.ipAddress ?? "127.0.0.1"
             let port = listen?.port ?? 53
             let keyText = keyName.description
+            if transfer {
+                print(Self.secondaryConfigurations(key: keyText, algorithm: algorithm, secret: encoded, host: host, port: port))
+                FileHandle.standardError.write(Data("cdnsd: the secret is shown only now; list the key in a zone's transfer.keys\n".utf8))
+                return
+            }
             print("""
                 key: \(keyText)
                 algorithm: \(algorithm)
@@ -104,6 +116,39 @@ struct TSIGCommand: AsyncParsableCommand {
                 };
                 """)
             FileHandle.standardError.write(Data("cdnsd: the secret is shown only now\n".utf8))
+        }
+
+        /// The key as knotd, nsd and BIND secondaries of this server take it.
+        static func secondaryConfigurations(key: String, algorithm: TSIGAlgorithm, secret: String, host: String, port: Int) -> String {
+            let address = host.contains(":") ? "[\(host)]" : host
+            return """
+                key: \(key)
+                algorithm: \(algorithm)
+                secret: \(secret)
+
+                # knotd (knot.conf): the key, and use it for the primary
+                key:
+                  - id: \(key)
+                    algorithm: \(algorithm)
+                    secret: \(secret)
+                remote:
+                  - id: cdnsd
+                    address: \(host)@\(port)
+                    key: \(key)
+
+                # nsd (nsd.conf)
+                key:
+                    name: "\(key)"
+                    algorithm: \(algorithm)
+                    secret: "\(secret)"
+                # in the zone: request-xfr: \(host)@\(port) \(key)   allow-notify: \(host) \(key)
+
+                # BIND (named.conf)
+                key "\(key)" { algorithm \(algorithm); secret "\(secret)"; };
+                # in the zone: primaries { \(address) port \(port) key "\(key)"; };
+
+                # dig -y \(algorithm):\(key):\(secret) @\(host) -p \(port) ZONE AXFR
+                """
         }
     }
 

@@ -25,13 +25,27 @@ public struct DNSRequest: Sendable {
 /// call it off the event loop and send what it returns; nil sends nothing.
 public protocol DNSRequestHandler: Sendable {
     func respond(to request: DNSRequest) async -> [UInt8]?
+    /// Every message of the answer, in order: one for most requests, many
+    /// for a zone transfer over TCP. Empty sends nothing.
+    func responses(to request: DNSRequest) async -> [[UInt8]]
+}
+
+extension DNSRequestHandler {
+    public func responses(to request: DNSRequest) async -> [[UInt8]] {
+        await respond(to: request).map { [$0] } ?? []
+    }
 }
 
 extension DNSMessage {
-    /// Whether the listeners hand this message to a `DNSRequestHandler`.
-    var needsRequestHandler: Bool {
-        header.opcode == .update || additional.contains { $0.type == .tsig }
-            || answers.contains { $0.type == .tsig } || authority.contains { $0.type == .tsig }
+    /// Whether the listeners hand this message to a `DNSRequestHandler`:
+    /// UPDATE, NOTIFY, signed messages, AXFR over TCP and IXFR.
+    func needsRequestHandler(transport: DNSTransport) -> Bool {
+        if header.opcode == .update || header.opcode == .notify { return true }
+        if header.opcode == .query, questions.count == 1 {
+            let type = questions[0].type
+            if type == .ixfr || (type == .axfr && transport == .tcp) { return true }
+        }
+        return additional.contains { $0.type == .tsig } || answers.contains { $0.type == .tsig } || authority.contains { $0.type == .tsig }
     }
 }
 

@@ -52,7 +52,7 @@ public struct QueryResponder: Sendable {
         case answered(length: Int, rcode: ResponseCode)
         /// No answer deserved (too short, or a response).
         case dropped
-        /// For the `DNSRequestHandler`: an UPDATE or a signed message.
+        /// For the `DNSRequestHandler`: an UPDATE, NOTIFY, zone transfer or signed message.
         case deferred(DNSMessage)
     }
 
@@ -67,7 +67,7 @@ public struct QueryResponder: Sendable {
         } catch {
             return bareError(.formErr, query: query, into: output).map { .answered(length: $0, rcode: .formErr) } ?? .dropped
         }
-        if deferring && message.needsRequestHandler { return .deferred(message) }
+        if deferring && message.needsRequestHandler(transport: transport) { return .deferred(message) }
         return answer(message, snapshot: snapshot, transport: transport, into: output, result: &scratch).map { .answered(length: $0, rcode: scratch.rcode) } ?? .dropped
     }
 

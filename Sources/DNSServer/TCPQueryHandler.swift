@@ -53,16 +53,16 @@ final class TCPQueryHandler: ChannelDuplexHandler {
             let request = DNSRequest(bytes: Array(buffer: query), message: message, source: IPAddress(socketAddress: context.channel.remoteAddress), transport: .tcp)
             let channel = context.channel
             Task {
-                let answer = await requestHandler.respond(to: request)
-                guard let reply = answer, reply.count <= 0xFFFF else {
-                    QueryCounter.count(deferredReply: nil, transport: "tcp")
-                    return
+                // A zone transfer is many messages, written in order.
+                let replies = await requestHandler.responses(to: request)
+                QueryCounter.count(deferredReply: replies.first, transport: "tcp")
+                for reply in replies where reply.count <= 0xFFFF {
+                    var frame = channel.allocator.buffer(capacity: reply.count + 2)
+                    frame.writeInteger(UInt16(reply.count))
+                    frame.writeBytes(reply)
+                    channel.write(frame, promise: nil)
                 }
-                QueryCounter.count(deferredReply: reply, transport: "tcp")
-                var frame = channel.allocator.buffer(capacity: reply.count + 2)
-                frame.writeInteger(UInt16(reply.count))
-                frame.writeBytes(reply)
-                channel.writeAndFlush(frame, promise: nil)
+                if !replies.isEmpty { channel.flush() }
             }
             return
         }

@@ -36,7 +36,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
             let channel = context.channel
             let remote = envelope.remoteAddress
             Task {
-                let reply = await requestHandler.respond(to: request)
+                let reply = await requestHandler.responses(to: request).first
                 QueryCounter.count(deferredReply: reply, transport: "udp")
                 guard let reply else { return }
                 channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: reply)), promise: nil)

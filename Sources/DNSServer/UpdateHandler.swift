@@ -5,8 +5,10 @@ import NIOConcurrencyHelpers
 import ZoneStore
 
 /// The `DNSRequestHandler` of cdnsd: verifies TSIG on every signed
-/// message, answers signed queries with signed responses, and applies
-/// RFC 2136 UPDATEs signed by a key whose scope covers them.
+/// message, answers signed queries with signed responses, applies
+/// RFC 2136 UPDATEs signed by a key whose scope covers them, serves zone
+/// transfers (AXFR, IXFR) to the sources and keys each zone's
+/// `TransferPolicy` allows, and acknowledges NOTIFY.
 ///
 /// One UPDATE is one store `write`: its prerequisites are checked and its
 /// changes planned against the store's contents at commit time, so the
@@ -26,11 +28,14 @@ public struct UpdateHandler: DNSRequestHandler {
     let responder: QueryResponder
     let challengeLifetime: Int64
     let logger: Logger
+    /// Zones without an entry refuse every transfer.
+    let transferPolicies: [DNSName: TransferPolicy]
 
     /// - Parameters:
     ///   - challengeLifetime: seconds until a published challenge value expires.
     public init(store: ZoneRecordStore, keys: @escaping KeyLookup, verifier: TSIGVerifier = TSIGVerifier(),
-                challengeLifetime: Int64 = 3600, maxUDPPayload: UInt16 = 1232, logger: Logger) {
+                challengeLifetime: Int64 = 3600, maxUDPPayload: UInt16 = 1232, transferPolicies: [DNSName: TransferPolicy] = [:], logger: Logger) {
+        self.transferPolicies = transferPolicies
         self.store = store
         self.keys = keys
         self.verifier = verifier
@@ -40,13 +45,17 @@ public struct UpdateHandler: DNSRequestHandler {
     }
 
     public func respond(to request: DNSRequest) async -> [UInt8]? {
+        await responses(to: request).first
+    }
+
+    public func responses(to request: DNSRequest) async -> [[UInt8]] {
         let message = request.message
         let signed: SignedMessage?
         switch SignedMessage.find(in: message, bytes: request.bytes) {
         case .failure(let error):
             Self.countTSIGFailure("FORMERR")
             logger.info("malformed TSIG", metadata: ["source": "\(request.source?.description ?? "?")", "reason": "\(error.reason)"])
-            return reply(to: message, rcode: .formErr, context: nil)
+            return reply(to: message, rcode: .formErr, context: nil).map { [$0] } ?? []
         case .success(let found):
             signed = found
         }
@@ -69,7 +78,7 @@ public struct UpdateHandler: DNSRequestHandler {
                     "key": "\(failure.keyName)", "error": "\(Self.tsigErrorName(failure.error))", "reason": "\(failure.reason)",
                     "source": "\(request.source?.description ?? "?")", "opcode": "\(message.header.opcode)",
                 ])
-                return errorReply(to: message, failure: failure)
+                return errorReply(to: message, failure: failure).map { [$0] } ?? []
             case .success(let verified):
                 context = verified
                 if verified.credential.algorithm.isWeak {
@@ -77,14 +86,20 @@ public struct UpdateHandler: DNSRequestHandler {
                 }
             }
         }
+        let single: [UInt8]?
         switch message.header.opcode {
         case .update:
-            return await update(request, key: key, context: context)
+            single = await update(request, key: key, context: context)
+        case .query where message.questions.first?.type == .axfr || message.questions.first?.type == .ixfr:
+            return await transfer(request, key: key, context: context)
         case .query:
-            return await query(request, context: context)
+            single = await query(request, context: context)
+        case .notify:
+            single = notifyReply(request, context: context)
         default:
-            return reply(to: message, rcode: .notImp, context: context)
+            single = reply(to: message, rcode: .notImp, context: context)
         }
+        return single.map { [$0] } ?? []
     }
 
     // MARK: Queries
@@ -174,8 +189,8 @@ public struct UpdateHandler: DNSRequestHandler {
     // MARK: Replies
 
     /// A reply carrying the request's zone or question section, signed when `context` is set.
-    func reply(to message: DNSMessage, rcode: ResponseCode, context: TSIGContext?) -> [UInt8]? {
-        let header = DNSHeader(id: message.header.id, flags: [.response], opcode: message.header.opcode, rcode: rcode)
+    func reply(to message: DNSMessage, rcode: ResponseCode, context: TSIGContext?, authoritative: Bool = false) -> [UInt8]? {
+        let header = DNSHeader(id: message.header.id, flags: authoritative ? [.response, .authoritative] : [.response], opcode: message.header.opcode, rcode: rcode)
         let response = DNSMessage(header: header, questions: message.questions.count == 1 ? message.questions : [])
         guard let bytes = try? response.encode() else { return nil }
         guard let context else { return bytes }
@@ -204,7 +219,7 @@ public struct UpdateHandler: DNSRequestHandler {
 
     /// The signing material of a stored key; nil for an algorithm TSIG does
     /// not know, and for hmac-md5 unless the key enables it.
-    static func credential(_ key: TSIGKey) -> TSIGCredential? {
+    public static func credential(_ key: TSIGKey) -> TSIGCredential? {
         guard let algorithm = TSIGAlgorithm(name: key.algorithm), algorithm != .hmacMD5 || key.allowMD5 else { return nil }
         return TSIGCredential(name: key.name, algorithm: algorithm, secret: key.secret)
     }

@@ -16,6 +16,8 @@ struct ChallengeDaemon {
     var sections = ""
     /// Variables set for the daemon and for `command`.
     var environment: [String: String] = [:]
+    /// More lines in the `svc.test` zone table (`transfer = …`, `notify = …`).
+    var svcZoneLines: [String] = []
 
     var apiURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
 
@@ -38,6 +40,7 @@ struct ChallengeDaemon {
             name = "svc.test"
             nameservers = ["ns.svc.test"]
             admin = "admin.svc.test"
+            \(svcZoneLines.joined(separator: "\n"))
             records = [
               "ns.svc.test. A 127.0.0.1",
               "*.svc.test. A 10.8.10.252",
