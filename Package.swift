@@ -131,7 +131,8 @@ let package = Package(
         .testTarget(name: "ACMEClientTests", dependencies: ["ACMEClient"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire", "DNSServer", "ZoneStore", "ZoneStorePostgres", "ACMEClient", "CDNSTestSupport", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["DNSWire", "DNSServer", "ZoneStore", "ZoneStorePostgres", "ACMEClient", "CDNSTestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

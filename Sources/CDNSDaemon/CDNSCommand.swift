@@ -17,7 +17,7 @@ public struct CDNSCommand: AsyncParsableCommand {
             is an error. SIGHUP renews the API certificate (tls = "acme") and
             retries failed renewals of `cert issue` certificates at once.
             """,
-        subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self, TSIGCommand.self, CertCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self, TSIGCommand.self, CertCommand.self, ZoneCommand.self],
         defaultSubcommand: Serve.self)
 
     public init() {}

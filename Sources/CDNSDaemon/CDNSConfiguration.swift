@@ -72,7 +72,16 @@ public struct CDNSConfiguration: Sendable {
         public var engine: StorageEngine
         public var path: String
         public var url: String
+        /// IXFR journal entries kept per zone (`journal_entries`).
+        public var journalEntries: Int = 1000
+        /// Seconds a journal entry is kept (`journal_max_age`).
+        public var journalMaxAge: Int = 7 * 86400
         var origins: [String: String] = [:]
+
+        /// The store's retention as these settings ask.
+        public var retention: StoreRetention {
+            StoreRetention(journalPerZone: journalEntries, journalMaxAge: Int64(journalMaxAge))
+        }
     }
 
     public struct Challenge: Sendable {
@@ -95,6 +104,8 @@ public struct CDNSConfiguration: Sendable {
         /// nil when the zone has no `transfer` table: every transfer is refused.
         public var policy: TransferPolicy?
         public var notify: [SocketAddress]
+        /// `notify_nameservers = true`: also notify the zone's NS hosts.
+        public var notifyNameservers: Bool = false
     }
 
     public var dns: DNS
@@ -116,11 +127,11 @@ public struct CDNSConfiguration: Sendable {
         "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections"],
         "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
-        "storage": ["engine", "path", "url"],
+        "storage": ["engine", "path", "url", "journal_entries", "journal_max_age"],
         "challenge": ["ttl", "expire_after", "negative_ttl", "keep_wildcards"],
         "log": ["level", "format"],
     ]
-    static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records", "transfer", "notify"]
+    static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records", "transfer", "notify", "notify_nameservers"]
 
     /// The zone served when no configuration file is given, so that
     /// `dig @127.0.0.1 -p 5353 www.demo.test` answers at once.
@@ -296,6 +307,8 @@ public struct CDNSConfiguration: Sendable {
             engine: try storageSection.choice("engine", default: StorageEngine.sqlite),
             path: try storageSection.string("path", default: "cdnsd-data/cdnsd.sqlite"),
             url: try storageSection.string("url", default: ""),
+            journalEntries: try storageSection.int("journal_entries", default: 1000, range: 1...1_000_000),
+            journalMaxAge: try storageSection.duration("journal_max_age", default: 7 * 86400, range: 60...(366 * 86400)),
             origins: storageSection.entries.mapValues(\.origin))
         let challengeSection = try section("challenge")
         challenge = Challenge(
@@ -410,7 +423,7 @@ public struct CDNSConfiguration: Sendable {
             }
             notify.append(address)
         }
-        return ZoneTransfer(policy: policy, notify: notify)
+        return ZoneTransfer(policy: policy, notify: notify, notifyNameservers: try zone.bool("notify_nameservers", default: false))
     }
 
     /// `127.0.0.1:5353` or `[::1]:5353`.

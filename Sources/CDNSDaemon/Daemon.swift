@@ -49,10 +49,10 @@ public struct Daemon: Sendable {
                     store: store, interval: .seconds(max(1, min(60, configuration.challenge.expireAfter / 4))),
                     logger: Logger(label: "cdnsd.expiry")),
             ]
-            if configuration.transfers.values.contains(where: { !$0.notify.isEmpty }) {
+            if configuration.transfers.values.contains(where: { !$0.notify.isEmpty || $0.notifyNameservers }) {
                 services.append(NotifyService(
                     store: store,
-                    zones: configuration.transfers.mapValues { NotifyTargets(addresses: $0.notify, key: $0.policy?.keys.first) },
+                    zones: configuration.transfers.mapValues { NotifyTargets(addresses: $0.notify, nameservers: $0.notifyNameservers, key: $0.policy?.keys.first) },
                     keys: { name in (staticKeys[name] ?? store.tsigKey(name: name)).flatMap(UpdateHandler.credential) },
                     group: eventLoops, logger: Logger(label: "cdnsd.notify")))
             }

@@ -23,7 +23,7 @@ struct StoreSetup {
         switch configuration.storage.engine {
         case "memory":
             logger.warning("storage engine memory: records and accounts are lost when cdnsd stops")
-            backend = MemoryBackend()
+            backend = MemoryBackend(retention: configuration.storage.retention)
         case "sqlite":
             let path = configuration.storage.path
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -33,7 +33,7 @@ struct StoreSetup {
             if !FileManager.default.fileExists(atPath: path) {
                 _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
             }
-            let file = try SQLiteBackend(path: path)
+            let file = try SQLiteBackend(path: path, retention: configuration.storage.retention)
             sqlite = file
             backend = file
             logger.info("storage: SQLite", metadata: ["path": "\(path)"])
@@ -42,7 +42,7 @@ struct StoreSetup {
                 throw ConfigurationError(source: configuration.source, key: "storage.url", value: "\"\"",
                                          reason: "engine postgres needs url = \"postgres://user:password@host:port/database\"")
             }
-            let client = try PostgresBackend(url: configuration.storage.url, logger: Logger(label: "cdnsd.postgres"))
+            let client = try PostgresBackend(url: configuration.storage.url, retention: configuration.storage.retention, logger: Logger(label: "cdnsd.postgres"))
             // The pool must run before the store loads; it stops after the service group.
             let pool = Task { await client.run() }
             shutdown = { pool.cancel() }

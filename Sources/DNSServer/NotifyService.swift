@@ -14,15 +14,44 @@ import Darwin
 #endif
 
 /// Where one zone's NOTIFYs go: the `notify = ["ip:port", ...]` list of a
-/// `[[zone]]`, signed with `key` when one is set.
+/// `[[zone]]` and, with `notify_nameservers = true`, the zone's NS hosts;
+/// signed with `key` when one is set.
 public struct NotifyTargets: Sendable {
     public var addresses: [SocketAddress]
+    /// Also notify the apex NS hosts (RFC 1996 §3.6: all but the SOA mname)
+    /// on port 53, at the A and AAAA records our zones hold for them.
+    public var nameservers: Bool
     /// The TSIG key NOTIFYs are signed with, looked up when they are sent.
     public var key: DNSName?
 
-    public init(addresses: [SocketAddress], key: DNSName? = nil) {
+    public init(addresses: [SocketAddress], nameservers: Bool = false, key: DNSName? = nil) {
         self.addresses = addresses
+        self.nameservers = nameservers
         self.key = key
+    }
+
+    /// The configured addresses, then those of the zone's NS hosts other
+    /// than the SOA mname, each once. A host our zones hold no address for
+    /// is left out (cdnsd resolves nothing through other servers).
+    public func resolve(_ origin: DNSName, in snapshot: ZoneSnapshot, port: Int = 53) -> [SocketAddress] {
+        var result = addresses
+        guard nameservers, let zone = snapshot[origin] else { return result }
+        let mname: DNSName? = if case .soa(let soa) = zone.soa.data { soa.mname } else { nil }
+        for record in zone.records(at: origin) {
+            guard case .ns(let host) = record.data, host != mname, let holder = snapshot.zone(containing: host) else { continue }
+            for address in holder.records(at: host) {
+                let text: String
+                switch address.data {
+                case .a(let v4): text = v4.description
+                case .aaaa(let v6): text = v6.description
+                default: continue
+                }
+                guard let socket = try? SocketAddress(ipAddress: text, port: port),
+                      !result.contains(where: { NotifySocket.sameEndpoint($0, socket) }) else { continue }
+                result.append(socket)
+            }
+        }
+        return result
     }
 }
 
@@ -49,7 +78,9 @@ public struct NotifySchedule: Sendable {
 /// an older one.
 ///
 /// Metrics: `cdnsd_notifies_total{outcome}` with sent (datagrams), acked
-/// (NOERROR answers) and failed (error answers and targets given up on).
+/// (NOERROR answers, TSIG-verified when the NOTIFY was signed), unverified
+/// (answers to a signed NOTIFY whose TSIG did not verify, retried) and
+/// failed (error answers and targets given up on).
 public final class NotifyService: Service, SnapshotSubscriber {
     private let store: any RecordStore
     private let zones: [DNSName: NotifyTargets]
@@ -64,7 +95,7 @@ public final class NotifyService: Service, SnapshotSubscriber {
     public init(store: any RecordStore, zones: [DNSName: NotifyTargets], keys: @escaping @Sendable (DNSName) async -> TSIGCredential?,
                 schedule: NotifySchedule = NotifySchedule(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.store = store
-        self.zones = zones.filter { !$0.value.addresses.isEmpty }
+        self.zones = zones.filter { !$0.value.addresses.isEmpty || $0.value.nameservers }
         self.keys = keys
         self.schedule = schedule
         self.group = group
@@ -122,13 +153,14 @@ public final class NotifyService: Service, SnapshotSubscriber {
                 try? await Task.sleep(until: lastSent + window, clock: clock)
             }
             lastSent = clock.now
-            guard let zone = await store.snapshot()[origin] else { continue }
+            let snapshot = await store.snapshot()
+            guard let zone = snapshot[origin] else { continue }
             for sender in senders { sender.cancel() }
             let credential: TSIGCredential? = if let key = targets.key { await keys(key) } else { nil }
             if let key = targets.key, credential == nil {
                 logger.warning("NOTIFY key unknown; sending unsigned", metadata: ["zone": "\(origin)", "key": "\(key)"])
             }
-            senders = targets.addresses.map { address in
+            senders = targets.resolve(origin, in: snapshot).map { address in
                 Task { await self.notify(zone.soa, origin: origin, to: address, credential: credential, socket: socket) }
             }
         }
@@ -140,11 +172,14 @@ public final class NotifyService: Service, SnapshotSubscriber {
         let target = DNSListener.describe(address)
         for (attempt, timeout) in schedule.attemptTimeoutsMilliseconds.enumerated() {
             guard !Task.isCancelled else { return }
+            var requestMAC: [UInt8] = []
             let reply = await socket.exchange(to: address, timeoutMilliseconds: timeout) { id in
                 let header = DNSHeader(id: id, flags: [.authoritative], opcode: .notify)
                 guard let bytes = try? DNSMessage(header: header, questions: [Question(name: origin, type: .soa)], answers: [soa]).encode() else { return [] }
                 guard let credential else { return bytes }
-                return TSIGSigner(credential: credential).sign(request: bytes, time: UInt64(time(nil))).message
+                let signed = TSIGSigner(credential: credential).sign(request: bytes, time: UInt64(time(nil)))
+                requestMAC = signed.mac
+                return signed.message
             }
             Self.count("sent")
             guard let reply else {
@@ -152,6 +187,18 @@ public final class NotifyService: Service, SnapshotSubscriber {
                 continue
             }
             let rcode = reply.count >= 4 ? ResponseCode(rawValue: UInt16(reply[3] & 0x0F)) : .formErr
+            if let credential, rcode == .noError {
+                // RFC 8945 §5.3.2: the answer to a signed request must be signed
+                // with the same key over our MAC; anything else is not an answer
+                // (a forged or mangled datagram), so the attempt is retried.
+                if case .failure(let problem) = TSIGVerifier.verifyResponse(reply, credential: credential, requestMAC: requestMAC) {
+                    Self.count("unverified")
+                    logger.warning("NOTIFY answer failed TSIG verification; retrying", metadata: [
+                        "zone": "\(origin)", "serial": "\(serial)", "target": "\(target)", "key": "\(credential.name)", "reason": "\(problem.reason)",
+                    ])
+                    continue
+                }
+            }
             if rcode == .noError {
                 Self.count("acked")
                 logger.info("NOTIFY acknowledged", metadata: ["zone": "\(origin)", "serial": "\(serial)", "target": "\(target)", "attempt": "\(attempt + 1)"])

@@ -18,6 +18,8 @@ struct ChallengeDaemon {
     var environment: [String: String] = [:]
     /// More lines in the `svc.test` zone table (`transfer = …`, `notify = …`).
     var svcZoneLines: [String] = []
+    /// The `svc.test` zone's name servers (the first is the SOA mname).
+    var svcNameservers = ["ns.svc.test"]
 
     var apiURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
 
@@ -38,7 +40,7 @@ struct ChallengeDaemon {
 
             [[zone]]
             name = "svc.test"
-            nameservers = ["ns.svc.test"]
+            nameservers = [\(svcNameservers.map { "\"\($0)\"" }.joined(separator: ", "))]
             admin = "admin.svc.test"
             \(svcZoneLines.joined(separator: "\n"))
             records = [

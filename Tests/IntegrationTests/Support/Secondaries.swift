@@ -14,7 +14,8 @@ struct KnotSecondary {
     let process: ManagedProcess
     let port: UInt16
 
-    static func start(zone: String, port: UInt16, primaryPort: UInt16, key: SecondaryKey?, in directory: TemporaryDirectory) throws -> KnotSecondary {
+    /// - Parameter listen: the address it listens on (port `port`).
+    static func start(zone: String, port: UInt16, primaryPort: UInt16, key: SecondaryKey?, listen: String = "127.0.0.1", in directory: TemporaryDirectory) throws -> KnotSecondary {
         let knotd = try Programs.require("knotd")
         let root = directory.url.appendingPathComponent("knot-secondary").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -22,7 +23,7 @@ struct KnotSecondary {
         let keys = key.map { "key:\n  - id: \($0.name)\n    algorithm: \($0.algorithm)\n    secret: \($0.secret)\n" } ?? ""
         let configuration = try directory.file("knot-secondary.conf", """
             server:
-                listen: 127.0.0.1@\(port)
+                listen: \(listen)@\(port)
                 rundir: \(root)
             database:
                 storage: \(root)/db
@@ -33,9 +34,12 @@ struct KnotSecondary {
             \(keyLine)
             acl:
               - id: notify_from_primary
-                address: 127.0.0.1
+                address: 127.0.0.0/8
                 action: notify
             \(keyLine)
+              - id: transfer_to_tests
+                address: 127.0.0.1
+                action: transfer
             template:
               - id: default
                 storage: \(root)
@@ -43,7 +47,7 @@ struct KnotSecondary {
             zone:
               - domain: \(zone)
                 master: primary
-                acl: notify_from_primary
+                acl: [notify_from_primary, transfer_to_tests]
                 zonefile-sync: -1
                 zonefile-load: none
                 journal-content: none
@@ -91,6 +95,7 @@ struct NSDSecondary {
                 zonefile: "\(zone).zone"
                 request-xfr: 127.0.0.1@\(primaryPort) \(keyName)
                 allow-notify: 127.0.0.1 \(keyName)
+                provide-xfr: 127.0.0.1 NOKEY
             """)
         let process = try ManagedProcess(nsd, ["-d", "-c", configuration], directory: directory)
         return NSDSecondary(process: process, port: port)
