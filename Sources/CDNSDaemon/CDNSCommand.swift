@@ -17,7 +17,8 @@ public struct CDNSCommand: AsyncParsableCommand {
             is an error. SIGHUP renews the API certificate (tls = "acme") and
             retries failed renewals of `cert issue` certificates at once.
             """,
-        subcommands: [Serve.self, CheckConfig.self, CredentialCommand.self, TSIGCommand.self, CertCommand.self, ZoneCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, RecordCommand.self, ZoneCommand.self,
+                      CredentialCommand.self, AdminTokenCommand.self, TSIGCommand.self, CertCommand.self],
         defaultSubcommand: Serve.self)
 
     public init() {}
@@ -80,6 +81,7 @@ struct CheckConfig: AsyncParsableCommand {
         try options.check { () throws(ConfigurationError) in try configuration.checkForServe() }
         for zone in configuration.zones {
             print("zone \(zone.origin): \(zone.records.count) records, name servers \(zone.nameservers.map(\.description).joined(separator: " "))")
+            print("  records are a seed: the file wins for each name and type it lists; runtime records (cdnsd record, admin API) of other names and types are kept")
         }
         for key in configuration.tsigKeys {
             print("tsig \(TSIGCommand.List.line(key))")

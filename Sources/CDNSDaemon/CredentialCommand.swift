@@ -75,7 +75,7 @@ struct CredentialCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let credentials = try await CredentialCommand.withStore(options) { store in await store.credentials() }
+            let credentials = try await CredentialCommand.withStore(options) { store in store.credentials().filter { !AdminToken.isAdmin($0) } }
             if credentials.isEmpty { print("no credentials") }
             for credential in credentials.sorted(by: { $0.name < $1.name }) {
                 let sources = credential.allowedSources.isEmpty ? "any" : credential.allowedSources.joined(separator: ",")

@@ -10,8 +10,8 @@ import ZoneStore
 struct ZoneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zone",
-        abstract: "Zones in the store.",
-        subcommands: [Import.self])
+        abstract: "Add, remove, list and import zones at runtime; [[zone]] tables of the file stay the file's.",
+        subcommands: [Add.self, Remove.self, List.self, Import.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

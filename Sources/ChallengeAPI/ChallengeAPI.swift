@@ -49,6 +49,7 @@ public struct ChallengeAPI: Sendable {
         router.get("/health") { _, _ in try await health() }
         router.post("/present") { request, context in try await httpreq(request, context: context, cleanup: false) }
         router.post("/cleanup") { request, context in try await httpreq(request, context: context, cleanup: true) }
+        addAdminRoutes(to: router)
         if let registry {
             router.get("/metrics") { _, _ in
                 var headers = HTTPFields()

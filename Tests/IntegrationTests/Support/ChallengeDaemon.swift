@@ -20,6 +20,8 @@ struct ChallengeDaemon {
     var svcZoneLines: [String] = []
     /// The `svc.test` zone's name servers (the first is the SOA mname).
     var svcNameservers = ["ns.svc.test"]
+    /// `[api] account_domain`.
+    var accountDomain = "svc.test"
 
     var apiURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
 
@@ -59,7 +61,7 @@ struct ChallengeDaemon {
 
             [api]
             listen = "127.0.0.1:\(apiPort)"
-            account_domain = "svc.test"
+            account_domain = "\(accountDomain)"
             \(tls.map { "tls = \"file\"\ncert_file = \"\($0.certificate)\"\nkey_file = \"\($0.key)\"" } ?? "")
             \(apiLines.joined(separator: "\n"))
 
