@@ -67,10 +67,6 @@ struct ChallengeEndToEndTests {
     /// static `_acme-challenge.<domain>` CNAME to the account's fulldomain,
     /// and has certbot issue `*.<domain>` + `<domain>` through /update.
     func issueWithCertbot(domain: String, cnameZone: CNAMEZone) async throws {
-        guard let python = Self.certbotPython else {
-            throw TestSetupError("CDNS_CERTBOT_PYTHON is not set; Scripts/test.sh makes a venv with certbot-dns-acmedns")
-        }
-        let certbot = try Programs.require("certbot")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         var cdnsd = try ChallengeDaemon(in: directory)
@@ -91,6 +87,19 @@ struct ChallengeEndToEndTests {
 
         let registrations = try JSONSerialization.data(withJSONObject: [domain: account])
         let registrationFile = try directory.file("acmedns.json", String(decoding: registrations, as: UTF8.self))
+        try Self.issueWithCertbotACMEDNS(registrationFile: registrationFile, domain: domain, cdnsd: cdnsd, pebble: pebble, in: directory)
+        // Both validation values (wildcard and apex) were live at once under the account.
+        #expect(try cdnsd.txt("\(fulldomain).").count == 2)
+    }
+
+    /// Runs certbot with certbot-dns-acmedns and `registrationFile` (its
+    /// acmedns.json) against `cdnsd`'s API for `*.<domain>` + `<domain>`, and
+    /// checks the chain it got.
+    static func issueWithCertbotACMEDNS(registrationFile: String, domain: String, cdnsd: ChallengeDaemon, pebble: PebbleServer, in directory: TemporaryDirectory) throws {
+        guard let python = certbotPython else {
+            throw TestSetupError("CDNS_CERTBOT_PYTHON is not set; Scripts/test.sh makes a venv with certbot-dns-acmedns")
+        }
+        let certbot = try Programs.require("certbot")
         let credentials = try directory.file("acmedns.ini", "dns_acmedns_api_url = \(cdnsd.apiURL)\ndns_acmedns_registration_file = \(registrationFile)\n")
         for file in [registrationFile, credentials] { chmod(file, 0o600) }
         let state = directory.url.appendingPathComponent("certbot").path
@@ -101,9 +110,7 @@ struct ChallengeEndToEndTests {
             "-d", "*.\(domain)", "-d", domain,
         ], environment: ["REQUESTS_CA_BUNDLE": pebble.httpsCA], timeout: 180)
         #expect(run.status == 0, "\(run.output)\n\(cdnsd.process?.output ?? "")")
-        try expectIssued(chain: "\(state)/live/\(domain)/fullchain.pem", names: ["*.\(domain)", domain], pebble: pebble, in: directory)
-        // Both validation values (wildcard and apex) were live at once under the account.
-        #expect(try cdnsd.txt("\(fulldomain).").count == 2)
+        try ChallengeEndToEndTests().expectIssued(chain: "\(state)/live/\(domain)/fullchain.pem", names: ["*.\(domain)", domain], pebble: pebble, in: directory)
     }
 
     func expectIssued(chain: String, names: Set<String>, pebble: PebbleServer, in directory: TemporaryDirectory) throws {

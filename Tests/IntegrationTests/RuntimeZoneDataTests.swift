@@ -183,4 +183,54 @@ struct RuntimeZoneDataTests {
         #expect(try cdnsd.command(["record", "remove", "svc.test. SOA"]).status == 1)
         #expect(try cdnsd.command(["record", "add", "not a record"]).status == 1)
     }
+
+    // MARK: account add --for
+
+    @Test("account add --for app.svc.test: CNAME served, certbot-dns-acmedns issues *.app.svc.test from pebble with the printed file; lego's file has goacmedns's keys",
+          .enabled(if: ChallengeEndToEndTests.certbotReady))
+    func accountAddFor() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var cdnsd = try ChallengeDaemon(in: directory)
+        try cdnsd.start()
+        defer { cdnsd.stop() }
+        let certbotFile = directory.url.appendingPathComponent("acmedns.json").path
+        let legoFile = directory.url.appendingPathComponent("lego-acme-dns.json").path
+        let added = try cdnsd.command(["account", "add", "--for", "app.svc.test", "--for", "outside.example",
+                                       "--certbot-file", certbotFile, "--lego-file", legoFile])
+        #expect(added.status == 0, "\(added.output)")
+        #expect(added.output.contains("_acme-challenge.outside.example. CNAME"), "the record to add by hand: \(added.output)")
+        let fileText = try String(contentsOfFile: certbotFile, encoding: .utf8)
+        let registrations = try #require(Self.json(fileText))
+        let entry = try #require(registrations["app.svc.test"] as? [String: Any])
+        #expect(Set(entry.keys) == ["username", "password", "fulldomain", "subdomain", "allowfrom"])
+        let fulldomain = try #require(entry["fulldomain"] as? String)
+        #expect(fulldomain == "\(entry["subdomain"] as? String ?? "").svc.test")
+        try await Self.waitForAnswer(cdnsd.dnsPort, "_acme-challenge.app.svc.test", "CNAME", ["\(fulldomain)."], within: 2)
+
+        // lego v5.3.1's acme-dns provider reads ACME_DNS_STORAGE_PATH with goacmedns
+        // v0.2.0's storage.NewFile(path, 0o600): json.Unmarshal into
+        // map[string]goacmedns.Account{fulldomain, subdomain, username, password, server_url}.
+        let lego = try #require(Self.json(try String(contentsOfFile: legoFile, encoding: .utf8)))
+        let legoEntry = try #require(lego["app.svc.test"] as? [String: String], "keyed by the domain lego passes to Present")
+        #expect(Set(legoEntry.keys) == ["fulldomain", "subdomain", "username", "password", "server_url"])
+        #expect(legoEntry["fulldomain"] == fulldomain && legoEntry["username"] == entry["username"] as? String)
+        #expect(legoEntry["server_url"] == cdnsd.apiURL)
+        for file in [legoFile, certbotFile] {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
+            #expect(mode == 0o600, "\(file) mode \(String(mode, radix: 8))")
+        }
+        let listed = try cdnsd.command(["account", "list"])
+        #expect(listed.output.contains("cnames=_acme-challenge.app.svc.test."), "\(listed.output)")
+
+        let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort, nonceRejection: false)
+        defer { pebble.process.stop() }
+        try ChallengeEndToEndTests.issueWithCertbotACMEDNS(registrationFile: certbotFile, domain: "app.svc.test", cdnsd: cdnsd, pebble: pebble, in: directory)
+
+        // account remove takes its CNAME along.
+        let username = try #require(entry["username"] as? String)
+        let removed = try cdnsd.command(["account", "remove", username])
+        #expect(removed.status == 0 && removed.output.contains("_acme-challenge.app.svc.test."), "\(removed.output)")
+        try await Self.waitForAnswer(cdnsd.dnsPort, "_acme-challenge.app.svc.test", "CNAME", [], within: 2)
+    }
 }
