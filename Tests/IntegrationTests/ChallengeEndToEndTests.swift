@@ -1,5 +1,6 @@
 import DNSWire
 import Foundation
+import Synchronization
 import Testing
 
 /// Certificates for `*.svc.test` + `svc.test` (and a second zone) from a
@@ -49,6 +50,59 @@ struct ChallengeEndToEndTests {
         try expectIssued(chain: chain, names: ["*.svc.test", "svc.test"], pebble: pebble, in: directory)
         // lego cleaned up through /cleanup: nothing left at the challenge name.
         #expect(try cdnsd.txt("_acme-challenge.svc.test.").isEmpty)
+    }
+
+    @Test("(d) while lego issues foo.svc.test, foo.svc.test A keeps the wildcard's answer (keep_wildcards, the default)",
+          .enabled(if: Programs.runnable("pebble", "lego", "openssl", "curl")))
+    func wildcardAnswersDuringIssuance() async throws {
+        let lego = try Programs.require("lego")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var cdnsd = try ChallengeDaemon(in: directory)
+        try cdnsd.start()
+        defer { cdnsd.stop() }
+        let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort)
+        defer { pebble.process.stop() }
+        let added = try cdnsd.command(["credential", "add", "lego", "--allow", "foo.svc.test"])
+        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
+        try await waitUntil("credential visible to the daemon", timeout: 30) {
+            try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("lego:\(secret)".utf8).base64EncodedString()]).status == 400
+        }
+
+        // Ask for foo.svc.test A and for its challenge TXT every 20 ms while lego runs.
+        let port = cdnsd.dnsPort
+        let query = try DNSMessage(header: DNSHeader(id: 9), questions: [Question(name: "foo.svc.test.", type: .a)]).encode()
+        func describe(_ reply: DNSMessage?) -> String {
+            reply.map { "\($0.header.rcode) " + $0.answers.map(\.description).joined(separator: " | ") } ?? "no reply"
+        }
+        let wildcard = describe(try DNSMessage(decoding: TestDNSClient.udp(query, port: port)))
+        #expect(wildcard.hasSuffix("IN A 10.8.10.252"), "\(wildcard)")
+        let running = Mutex(true)
+        let observer = Task.detached { () -> (answers: [String], whileLive: Int) in
+            var answers: [String] = []
+            var whileLive = 0
+            while running.withLock({ $0 }) {
+                let live = !((try? TestDNSClient.txtValues("_acme-challenge.foo.svc.test.", port: port)) ?? []).isEmpty
+                answers.append(describe(try? DNSMessage(decoding: TestDNSClient.udp(query, port: port))))
+                if live { whileLive += 1 }
+                usleep(20_000)
+            }
+            return (answers, whileLive)
+        }
+        let run = try ManagedProcess.run(lego, [
+            "--server", pebble.directoryURL, "--email", "admin@svc.test", "--accept-tos", "--path", directory.url.appendingPathComponent("lego").path,
+            "--dns", "httpreq", "--dns.resolvers", "127.0.0.1:\(cdnsd.dnsPort)", "--dns.disable-cp", "-d", "foo.svc.test", "run",
+        ], environment: [
+            "LEGO_CA_CERTIFICATES": pebble.httpsCA, "HTTPREQ_ENDPOINT": cdnsd.apiURL,
+            "HTTPREQ_USERNAME": "lego", "HTTPREQ_PASSWORD": String(secret),
+            "HTTPREQ_PROPAGATION_TIMEOUT": "30", "HTTPREQ_POLLING_INTERVAL": "1",
+        ], timeout: 180)
+        running.withLock { $0 = false }
+        let observed = await observer.value
+        #expect(run.status == 0, "\(run.output)")
+        #expect(observed.whileLive > 0, "the loop never saw the challenge live; it proves nothing")
+        #expect(observed.answers.allSatisfy { $0 == wildcard }, "\(Set(observed.answers))")
+        #expect(observed.answers.count > 10)
     }
 
     @Test("(b) certbot with certbot-dns-acmedns after registering with curl", .enabled(if: certbotReady))
