@@ -72,30 +72,36 @@ public final class SQLiteBackend: StoreBackend {
 
     public func changes(after position: Int64) async throws(ZoneStoreError) -> [LoggedChange]? {
         try await reader.run { connection throws(ZoneStoreError) -> [LoggedChange]? in
-            try connection.transaction(immediate: false) { () throws(ZoneStoreError) -> [LoggedChange]? in
-                let bounds = try connection.run("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes").first ?? []
-                let oldest = bounds.first?.integer ?? 0
-                let newest = bounds.last?.integer ?? 0
-                guard newest > position else { return [] }
-                guard oldest <= position + 1 else { return nil }
-                var changes: [LoggedChange] = []
-                for row in try connection.run("SELECT position, body FROM changes WHERE position > ? ORDER BY position", [.integer(position)]) {
-                    guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "unreadable change-log row in \(connection.path)") }
-                    changes.append(LoggedChange(position: at, body: try StoreSchema.decode(body)))
-                }
-                return changes
-            }
+            try connection.transaction(immediate: false) { () throws(ZoneStoreError) -> [LoggedChange]? in try Self.changes(after: position, connection) }
         }
     }
 
-    public func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool {
+    /// The entries after `position`, or nil when the log no longer reaches back.
+    private static func changes(after position: Int64, _ connection: SQLiteConnection) throws(ZoneStoreError) -> [LoggedChange]? {
+        let bounds = try connection.run("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes").first ?? []
+        let oldest = bounds.first?.integer ?? 0
+        let newest = bounds.last?.integer ?? 0
+        guard newest > position else { return [] }
+        guard oldest <= position + 1 else { return nil }
+        var changes: [LoggedChange] = []
+        for row in try connection.run("SELECT position, body FROM changes WHERE position > ? ORDER BY position", [.integer(position)]) {
+            guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "unreadable change-log row in \(connection.path)") }
+            changes.append(LoggedChange(position: at, body: try StoreSchema.decode(body)))
+        }
+        return changes
+    }
+
+    public func commit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome? {
         let retention = retention
-        return try await writer.run { connection throws(ZoneStoreError) -> Bool in
-            try connection.transaction { () throws(ZoneStoreError) -> Bool in
-                guard try Self.position(connection) == position else { return false }
+        return try await writer.run { connection throws(ZoneStoreError) -> Outcome? in
+            try connection.transaction { () throws(ZoneStoreError) -> Outcome? in
+                guard let missed = try Self.changes(after: position, connection) else { return nil }
+                let (change, outcome) = try prepare(missed)
+                guard let change else { return outcome }
+                let next = position + Int64(missed.count) + 1
                 let now = ZoneRecordStore.now()
                 try connection.run("INSERT INTO changes (position, created_at, body) VALUES (?, ?, ?)",
-                                   [.integer(position + 1), .integer(now), .text(StoreSchema.encode(change.logged))])
+                                   [.integer(next), .integer(now), .text(StoreSchema.encode(change.logged))])
                 for operation in change.operations {
                     switch operation {
                     case .put(let item):
@@ -111,14 +117,14 @@ public final class SQLiteBackend: StoreBackend {
                 for delta in change.deltas {
                     try connection.run(
                         "INSERT INTO zone_journal (origin, position, from_serial, to_serial, created_at, removed, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [.text(delta.origin.lowercased().description), .integer(position + 1), .integer(Int64(delta.fromSerial)),
+                        [.text(delta.origin.lowercased().description), .integer(next), .integer(Int64(delta.fromSerial)),
                          .integer(Int64(delta.toSerial)), .integer(delta.createdAt), .text(StoreSchema.journalText(delta.removed)),
                          .text(StoreSchema.journalText(delta.added))])
                 }
-                if (position + 1) % 64 == 0 {
-                    try Self.trim(connection, newest: position + 1, retention: retention, now: now)
+                if next % 64 == 0 {
+                    try Self.trim(connection, newest: next, retention: retention, now: now)
                 }
-                return true
+                return outcome
             }
         }
     }

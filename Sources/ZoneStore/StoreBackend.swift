@@ -6,10 +6,11 @@ import Synchronization
 /// `commit` has returned: what the store acknowledges survives a crash.
 ///
 /// Every commit takes the next position of one change log that all
-/// writers share (other processes, other replicas): a commit made from a
-/// state that is behind is refused, and the store first applies what it
-/// missed. So several writers never lose each other's changes, and every
-/// replica applies the same changes in the same order.
+/// writers share (other processes, other replicas). A commit holds the
+/// writers' lock while it works out its change on top of what the others
+/// committed since the store last looked, so several writers never lose
+/// each other's changes, never retry, and every replica applies the same
+/// changes in the same order.
 public protocol StoreBackend: Sendable {
     /// Reads everything kept. Migrations ran when the backend opened.
     func load() async throws(ZoneStoreError) -> StoredState
@@ -18,10 +19,13 @@ public protocol StoreBackend: Sendable {
     /// log no longer reaches back that far (then load everything).
     func changes(after position: Int64) async throws(ZoneStoreError) -> [LoggedChange]?
 
-    /// Makes `change` durable as log entry `position + 1`, all of it or
-    /// nothing, in one transaction. Returns false, writing nothing, when
-    /// another writer took that position first.
-    func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool
+    /// In one transaction under the writers' lock: reads the entries
+    /// committed after `position`, lets `prepare` work out the change on
+    /// top of them, and makes that change durable as the next entry, all of
+    /// it or nothing. A nil change writes nothing. Returns `prepare`'s
+    /// outcome, or nil without calling it when the log no longer reaches
+    /// back to `position` (load everything, then commit again).
+    func commit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome?
 
     /// The journal of zone `origin`, oldest first: what IXFR answers from.
     func journal(origin: DNSName) async throws(ZoneStoreError) -> [ZoneDelta]
@@ -30,6 +34,10 @@ public protocol StoreBackend: Sendable {
     /// waits behind a write in progress.
     func checkHealth() async throws(ZoneStoreError)
 }
+
+/// Works out a commit from the change-log entries other writers made since
+/// the committing store's position (often none).
+public typealias CommitPreparation<Outcome> = @Sendable (_ missed: [LoggedChange]) throws(ZoneStoreError) -> (change: ChangeSet?, outcome: Outcome)
 
 extension StoreBackend {
     public func checkHealth() async throws(ZoneStoreError) {}
@@ -72,10 +80,12 @@ public final class MemoryBackend: StoreBackend {
         }
     }
 
-    public func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool {
+    public func commit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome? {
         let retention = retention
-        return contents.withLock { contents in
-            guard contents.position == position else { return false }
+        return try contents.withLock { contents throws(ZoneStoreError) -> Outcome? in
+            guard position >= contents.position || contents.log.first.map({ $0.position <= position + 1 }) == true else { return nil }
+            let (change, outcome) = try prepare(contents.log.filter { $0.position > position })
+            guard let change else { return outcome }
             for operation in change.operations {
                 switch operation {
                 case .put(let item):
@@ -85,8 +95,8 @@ public final class MemoryBackend: StoreBackend {
                 }
             }
             contents.serials.merge(change.serials) { $1 }
-            contents.position = position + 1
-            contents.log.append(LoggedChange(position: position + 1, body: change.logged))
+            contents.position += 1
+            contents.log.append(LoggedChange(position: contents.position, body: change.logged))
             if contents.log.count > retention.changes { contents.log.removeFirst(contents.log.count - retention.changes) }
             for delta in change.deltas {
                 contents.journals[delta.origin, default: []].append(delta)
@@ -94,7 +104,7 @@ public final class MemoryBackend: StoreBackend {
                     contents.journals[delta.origin]?.removeFirst(count - retention.journalPerZone)
                 }
             }
-            return true
+            return outcome
         }
     }
 

@@ -356,9 +356,7 @@ public actor ZoneRecordStore: RecordStore {
     /// Writes are group-committed: every change that arrives while a commit
     /// is on disk goes into the next one, each validated on its own against
     /// the contents before it, all made durable in one backend transaction
-    /// (one fsync), then published once. A commit the backend refuses
-    /// because another writer got there first is made again on top of what
-    /// that writer committed.
+    /// (one fsync), then published once.
     private func commitPending() async {
         while !pending.isEmpty || !catchUpWaiters.isEmpty {
             if !catchUpWaiters.isEmpty {
@@ -375,35 +373,77 @@ public actor ZoneRecordStore: RecordStore {
             }
             let batch = pending
             pending.removeAll(keepingCapacity: true)
-            var results: [Result<Int, ZoneStoreError>] = []
-            for attempt in 1...Self.maxCommitAttempts {
-                var staged = Staging(base: state, snapshot: current, settings: challengeSettings)
-                results = batch.map { write in staged.stage(write.plan) }
-                guard !staged.operations.isEmpty else { break }
-                do {
-                    let next = try staged.freeze(now: Self.now())
-                    guard try await backend.commit(next.change, after: state.position) else {
-                        if attempt == Self.maxCommitAttempts {
-                            let error = ZoneStoreError(.storage, "other writers kept committing first; gave up after \(attempt) attempts")
-                            results = results.map { $0.flatMap { _ in .failure(error) } }
-                        } else {
-                            try await applyMissed()
-                        }
-                        continue
-                    }
-                    await publish(next.state, next.snapshot)
-                } catch {
-                    // Nothing in the batch was kept: everyone it carried fails.
-                    results = results.map { result in result.flatMap { _ in .failure(error) } }
-                }
-                break
-            }
+            let results = await commit(batch.map(\.plan))
             for (write, result) in zip(batch, results) { write.done.resume(returning: result) }
         }
         finishCommitting()
     }
 
-    private static let maxCommitAttempts = 50
+    /// What a commit made, worked out under the backend's lock.
+    private struct Prepared: Sendable {
+        var state: StoreState
+        var snapshot: ZoneSnapshot
+        var results: [Result<Int, ZoneStoreError>]
+        /// A missed entry could not be replayed: load everything first.
+        var needsReload = false
+    }
+
+    /// The plans of one batch; only the commit that carries them runs
+    /// them, while this actor waits for it.
+    private struct Plans: @unchecked Sendable {
+        var plans: [(StoreView) throws(ZoneStoreError) -> WritePlan]
+    }
+
+    /// Commits one batch: inside the backend's transaction, replays what
+    /// other writers committed since this store's position, stages every
+    /// plan on top (each validated on its own), and writes the result as
+    /// one entry; then publishes it. Returns each plan's result.
+    private func commit(_ plans: [(StoreView) throws(ZoneStoreError) -> WritePlan]) async -> [Result<Int, ZoneStoreError>] {
+        let box = Plans(plans: plans)
+        let settings = challengeSettings
+        while true {
+            let base = state
+            let baseSnapshot = current
+            do {
+                let prepared = try await backend.commit(after: base.position) { missed throws(ZoneStoreError) in
+                    try Self.prepare(box.plans, on: base, baseSnapshot, missed: missed, settings: settings)
+                }
+                guard let prepared, !prepared.needsReload else {
+                    try await fullReload()
+                    continue
+                }
+                await publish(prepared.state, prepared.snapshot)
+                return prepared.results
+            } catch {
+                // Nothing in the batch was kept: everyone it carried fails.
+                return plans.map { _ in .failure(error) }
+            }
+        }
+    }
+
+    /// The change `plans` make on top of `base` and the entries other writers committed after it.
+    private static func prepare(_ plans: [(StoreView) throws(ZoneStoreError) -> WritePlan], on base: StoreState, _ baseSnapshot: ZoneSnapshot,
+                                missed: [LoggedChange], settings: ChallengeSettings) throws(ZoneStoreError) -> (change: ChangeSet?, outcome: Prepared) {
+        var state = base
+        var snapshot = baseSnapshot
+        if !missed.isEmpty {
+            var replay = Staging(base: state, snapshot: snapshot, settings: settings)
+            for change in missed {
+                guard case .operations(let operations, let serials) = change.body, change.position == replay.state.position + 1,
+                      (try? replay.replay(operations, serials: serials)) != nil else {
+                    return (nil, Prepared(state: base, snapshot: baseSnapshot, results: [], needsReload: true))
+                }
+            }
+            let replayed = try replay.freeze(now: now())
+            state = replayed.state
+            snapshot = replayed.snapshot
+        }
+        var staged = Staging(base: state, snapshot: snapshot, settings: settings)
+        let results = plans.map { staged.stage($0) }
+        guard !staged.operations.isEmpty else { return (nil, Prepared(state: state, snapshot: snapshot, results: results)) }
+        let next = try staged.freeze(now: now())
+        return (next.change, Prepared(state: next.state, snapshot: next.snapshot, results: results))
+    }
 
     static func now() -> Int64 {
         var spec = timespec()

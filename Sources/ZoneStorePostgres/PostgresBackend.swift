@@ -149,6 +149,10 @@ public final class PostgresBackend: StoreBackend {
             throw Self.failure("reading the change log", error)
         }
         guard let rows else { return nil }
+        return try Self.changes(rows)
+    }
+
+    private static func changes(_ rows: [[SQLValue]]) throws(ZoneStoreError) -> [LoggedChange] {
         var changes: [LoggedChange] = []
         for row in rows {
             guard let at = row[0].integer, let body = row[1].text else { throw ZoneStoreError(.storage, "PostgreSQL: unreadable change-log row") }
@@ -157,25 +161,28 @@ public final class PostgresBackend: StoreBackend {
         return changes
     }
 
-    /// The change-log rows after `position`, or nil when the log no longer reaches back that far.
+    /// The change-log rows after `position`, or nil when the log no longer
+    /// reaches back that far; one round trip (a commit makes it under the lock).
     private static func changeRows(after position: Int64, on connection: PostgresConnection, logger: Logger) async throws -> [[SQLValue]]? {
-        let bounds = try await rows("SELECT coalesce(min(position), 0), coalesce(max(position), 0) FROM changes", kinds: [.integer, .integer], on: connection, logger: logger).first ?? []
-        let oldest = bounds.first?.integer ?? 0
-        let newest = bounds.last?.integer ?? 0
-        guard newest > position else { return [] }
-        guard oldest <= position + 1 else { return nil }
-        return try await rows("SELECT position, body FROM changes WHERE position > $1 ORDER BY position", [.integer(position)], kinds: [.integer, .text], on: connection, logger: logger)
+        let rows = try await rows("SELECT position, body FROM changes WHERE position > $1 ORDER BY position", [.integer(position)],
+                                  kinds: [.integer, .text], on: connection, logger: logger)
+        guard let first = rows.first?.first?.integer else { return [] }
+        return first == position + 1 ? rows : nil
     }
 
-    public func commit(_ change: ChangeSet, after position: Int64) async throws(ZoneStoreError) -> Bool {
+    public func commit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome? {
         let retention = retention
         do {
-            return try await client.withTransaction(logger: logger) { connection -> Bool in
+            return try await client.withTransaction(logger: logger) { connection -> Outcome? in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-                guard try await Self.position(connection, logger: logger) == position else { return false }
+                guard let rows = try await Self.changeRows(after: position, on: connection, logger: logger) else { return nil }
+                let missed = try Self.changes(rows)
+                let (change, outcome) = try prepare(missed)
+                guard let change else { return outcome }
+                let next = position + Int64(missed.count) + 1
                 let now = Int64(Date().timeIntervalSince1970)
                 try await connection.query(Self.query("INSERT INTO changes (position, created_at, body) VALUES ($1, $2, $3)",
-                                                      [.integer(position + 1), .integer(now), .text(StoreSchema.encode(change.logged))]), logger: logger)
+                                                      [.integer(next), .integer(now), .text(StoreSchema.encode(change.logged))]), logger: logger)
                 for operation in change.operations {
                     switch operation {
                     case .put(let item):
@@ -192,19 +199,19 @@ public final class PostgresBackend: StoreBackend {
                 for delta in change.deltas {
                     try await connection.query(Self.query(
                         "INSERT INTO zone_journal (origin, position, from_serial, to_serial, created_at, removed, added) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        [.text(delta.origin.lowercased().description), .integer(position + 1), .integer(Int64(delta.fromSerial)),
+                        [.text(delta.origin.lowercased().description), .integer(next), .integer(Int64(delta.fromSerial)),
                          .integer(Int64(delta.toSerial)), .integer(delta.createdAt), .text(StoreSchema.journalText(delta.removed)),
                          .text(StoreSchema.journalText(delta.added))]), logger: logger)
                 }
-                if (position + 1) % 64 == 0 {
-                    try await connection.query(Self.query("DELETE FROM changes WHERE position <= $1", [.integer(position + 1 - Int64(retention.changes))]), logger: logger)
+                if next % 64 == 0 {
+                    try await connection.query(Self.query("DELETE FROM changes WHERE position <= $1", [.integer(next - Int64(retention.changes))]), logger: logger)
                     try await connection.query(Self.query("DELETE FROM zone_journal WHERE created_at < $1", [.integer(now - retention.journalMaxAge)]), logger: logger)
                     try await connection.query(Self.query(
                         "DELETE FROM zone_journal j USING (SELECT origin, position, row_number() OVER (PARTITION BY origin ORDER BY position DESC) AS age FROM zone_journal) o WHERE j.origin = o.origin AND j.position = o.position AND o.age > $1",
                         [.integer(Int64(retention.journalPerZone))]), logger: logger)
                 }
                 try await connection.query("SELECT pg_notify(\(Self.channel), \(replicaID))", logger: logger)
-                return true
+                return outcome
             }
         } catch let error as ZoneStoreError {
             throw error

@@ -135,6 +135,22 @@ struct ChangeLogTests {
         #expect(store.snapshot()["svc.test."]?.serial == start + 3)
     }
 
+    @Test("the health check answers while another process holds SQLite's write lock; a write waits for it")
+    func healthDoesNotTakeTheWriteLock() async throws {
+        let fixture = try await RecordStoreTests.Fixture(.sqlite)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        let other = try SQLiteConnection(path: fixture.path)
+        try other.execute("BEGIN IMMEDIATE")
+        try await store.checkHealth()
+        let write = Task { try await store.addChallenge(Self.challenge("_acme-challenge.lock.svc.test.", "v")) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(store.challenges().isEmpty, "the write cannot commit while the lock is held")
+        try other.execute("COMMIT")
+        try await write.value
+        #expect(store.challenges().map(\.value) == ["v"])
+    }
+
     @Test("an SQLite file of another program is refused, untouched")
     func foreignSQLiteFileIsRefused() async throws {
         let fixture = try await RecordStoreTests.Fixture(.sqlite)
