@@ -444,12 +444,6 @@ public struct CDNSConfiguration: Sendable {
     }
 }
 
-/// `switch configuration.storage.engine { case "memory": … }` keeps
-/// working while callers move to the enum's cases.
-func ~= (pattern: String, engine: CDNSConfiguration.StorageEngine) -> Bool {
-    pattern == engine.rawValue
-}
-
 /// The `CDNS_*` variables, sorted into sections (`CDNS_<SECTION>_<KEY>`)
 /// and zones (`CDNS_ZONE_<N>_<KEY>`, N from 0). Any other `CDNS_*`
 /// variable is an error, as an unknown TOML key is.

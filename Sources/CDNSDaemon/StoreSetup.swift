@@ -21,10 +21,10 @@ struct StoreSetup {
         var postgres: PostgresBackend? = nil
         var sqlite: SQLiteBackend? = nil
         switch configuration.storage.engine {
-        case "memory":
+        case .memory:
             logger.warning("storage engine memory: records and accounts are lost when cdnsd stops")
             backend = MemoryBackend(retention: configuration.storage.retention)
-        case "sqlite":
+        case .sqlite:
             let path = configuration.storage.path
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -37,7 +37,7 @@ struct StoreSetup {
             sqlite = file
             backend = file
             logger.info("storage: SQLite", metadata: ["path": "\(path)"])
-        default:
+        case .postgres:
             guard !configuration.storage.url.isEmpty else {
                 throw ConfigurationError(source: configuration.source, key: "storage.url", value: "\"\"",
                                          reason: "engine postgres needs url = \"postgres://user:password@host:port/database\"")
