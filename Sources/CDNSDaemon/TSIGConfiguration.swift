@@ -88,7 +88,7 @@ extension CDNSConfiguration {
                 throw reader.error("secret_file", .string(file), "cannot read: \(error.localizedDescription)")
             }
             guard let secret = Self.secretText(in: text) else {
-                throw reader.error("secret_file", .string(file), "expected the base64 secret, or a BIND key clause with secret \"…\";")
+                throw reader.error("secret_file", .string(file), "expected the base64 secret, or a BIND key clause (key \"NAME\" { algorithm …; secret \"…\"; };)")
             }
             encoded = secret
             origin = "file \(path)"
