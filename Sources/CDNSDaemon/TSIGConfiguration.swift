@@ -19,13 +19,14 @@ import ZoneStore
 /// types = ["A", "AAAA"]                # default: TXT
 /// names = true                         # default false: _acme-challenge TXT only
 /// allow_md5 = false
+/// # transfer = true                   # a key for secondaries: zone transfers and NOTIFY, never UPDATE
 /// ```
 ///
 /// `secret = "…"` inline is refused unless the table also says
 /// `inline_secret = true`.
 extension CDNSConfiguration {
     static let tsigTableKeys: Set<String> = [
-        "name", "algorithm", "secret_file", "secret_env", "secret", "inline_secret", "allow", "from", "types", "names", "allow_md5",
+        "name", "algorithm", "secret_file", "secret_env", "secret", "inline_secret", "allow", "from", "types", "names", "allow_md5", "transfer",
     ]
 
     /// The keys of every `[[tsig]]` table, secrets read and checked.
@@ -110,8 +111,15 @@ extension CDNSConfiguration {
             throw reader.error(inline ? "secret" : !file.isEmpty ? "secret_file" : "secret_env", nil, "the secret from \(origin) is not base64")
         }
 
+        let transfer = try reader.bool("transfer", default: false)
         let patterns = try reader.strings("allow", default: [])
-        guard !patterns.isEmpty else { throw reader.error("allow", table["allow"], "give at least one name pattern, e.g. allow = [\"*.svc.dev\"]") }
+        if transfer {
+            for key in ["allow", "types", "names"] where table[key] != nil {
+                throw reader.error(key, table[key], "a transfer key (transfer = true) signs zone transfers and NOTIFY only: it takes no \(key)")
+            }
+        } else if patterns.isEmpty {
+            throw reader.error("allow", table["allow"], "give at least one name pattern, e.g. allow = [\"*.svc.dev\"] (or transfer = true for a key of secondaries)")
+        }
         for (position, pattern) in patterns.enumerated() where NamePattern(pattern) == nil {
             throw reader.error("allow[\(position)]", .string(pattern), "expected NAME, *.NAME or *")
         }
@@ -131,7 +139,7 @@ extension CDNSConfiguration {
             types.append(type)
         }
         return TSIGKey(name: name, algorithm: algorithm.name, secret: secret, allowedNames: patterns, allowedSources: sources,
-                       allowedTypes: types, challengeNamesOnly: !names, allowMD5: allowMD5)
+                       allowedTypes: types, challengeNamesOnly: !names, transferOnly: transfer, allowMD5: allowMD5)
     }
 
     /// The base64 secret of a key file: the whole text, or the `secret "…";`

@@ -190,6 +190,11 @@ struct UpdateKeysAndRecordsTests {
             name = "plain"
             secret_file = "plain.key"
             allow = ["svc.test"]
+
+            [[tsig]]
+            name = "secondary"
+            secret_file = "plain.key"
+            transfer = true
             """
         var server = try UpdateTests.Server(in: directory, environment: ["STATIC_TSIG_SECRET": envSecret], sections: sections)
         defer { server.cdnsd.stop() }
@@ -200,6 +205,7 @@ struct UpdateKeysAndRecordsTests {
         #expect(checked.output.contains("tsig dhcp.\thmac-sha256\tallow=*.hosts.svc.test\tfrom=any\ttypes=A,TXT\tscope=names"), "\(checked.output)")
         #expect(checked.output.contains("tsig static-certbot.\thmac-sha512\tallow=*.svc.test\tfrom=127.0.0.0/8\ttypes=TXT\tscope=challenges"))
         #expect(checked.output.contains("tsig plain.\thmac-sha256\tallow=svc.test"))
+        #expect(checked.output.contains("tsig secondary.\thmac-sha256\tallow=\tfrom=any\ttypes=TXT\tscope=transfer"), "\(checked.output)")
         #expect(!checked.output.contains(fileSecret) && !checked.output.contains(envSecret))
 
         let dhcp = TSIGCredential(name: "dhcp.", algorithm: .hmacSHA256, secret: Base64.decode(fileSecret) ?? [])
@@ -211,6 +217,8 @@ struct UpdateKeysAndRecordsTests {
         #expect(try server.cdnsd.txt("_acme-challenge.www.svc.test.") == ["from-env"])
         #expect(try Self.send([UpdateHostileTests.add("apex", at: "_acme-challenge.svc.test.")], with: plain, port: port, id: 62) == .noError)
         #expect(try Self.send([UpdateHostileTests.add("no", at: "_acme-challenge.www.svc.test.")], with: plain, port: port, id: 63) == .refused)
+        let secondary = TSIGCredential(name: "secondary.", algorithm: .hmacSHA256, secret: Base64.decode(fileSecret) ?? [])
+        #expect(try Self.send([UpdateHostileTests.add("no", at: "_acme-challenge.www.svc.test.")], with: secondary, port: port, id: 64) == .refused, "a transfer key never updates")
 
         // The CLI shows them and leaves them to the file.
         let listed = try server.cdnsd.command(["tsig", "list"])
@@ -230,6 +238,7 @@ struct UpdateKeysAndRecordsTests {
             ("name = \"a\"\nalgorithm = \"hmac-sha3\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]", "expected hmac-sha256"),
             ("name = \"a\"\nsecret_file = \"\(try directory.file("bad.key", "not base64!\n"))\"\nallow = [\"*\"]", "not base64"),
             ("name = \"a\"\nsecret_file = \"\(plainFile)\"", "at least one name pattern"),
+            ("name = \"a\"\nsecret_file = \"\(plainFile)\"\ntransfer = true\nallow = [\"*\"]", "takes no allow"),
             ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\ntypes = [\"A\"]", "need names = true"),
             ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\ntypes = [\"SOA\"]\nnames = true", "types[0]"),
             ("name = \"a\"\nsecret_file = \"\(plainFile)\"\nallow = [\"*\"]\nfrom = [\"10.0.0.0/33\"]", "CIDR"),
