@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "CDNSDaemon",
             dependencies: [
-                "DNSWire", "ZoneStore", "ZoneStorePostgres", "DNSServer", "ChallengeAPI", "ACMEClient",
+                "DNSWire", "ZoneStore", "ZoneStorePostgres", "DNSServer", "ChallengeAPI", "ACMEClient", "CSQLite",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -17,7 +17,7 @@ public struct CDNSCommand: AsyncParsableCommand {
             is an error. SIGHUP renews the API certificate (tls = "acme") and
             retries failed renewals of `cert issue` certificates at once.
             """,
-        subcommands: [Serve.self, CheckConfig.self, RecordCommand.self, ZoneCommand.self, AccountCommand.self,
+        subcommands: [Serve.self, CheckConfig.self, RecordCommand.self, ZoneCommand.self, AccountCommand.self, ImportCommand.self,
                       CredentialCommand.self, AdminTokenCommand.self, TSIGCommand.self, CertCommand.self],
         defaultSubcommand: Serve.self)
 

@@ -25,16 +25,21 @@ public final class PostgresBackend: StoreBackend {
     /// Connects lazily to `url` (`postgres://user:password@host:port/database`).
     public init(url: String, retention: StoreRetention = StoreRetention(), logger: Logger) throws(ZoneStoreError) {
         self.retention = retention
+        var configuration = try Self.clientConfiguration(url: url)
+        configuration.options.minimumConnections = 1
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    /// The client settings of `postgres://user:password@host:port/database`.
+    static func clientConfiguration(url: String) throws(ZoneStoreError) -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host, let user = components.user, !user.isEmpty else {
             throw ZoneStoreError(.storage, "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)")
         }
         let database = components.path.split(separator: "/").first.map(String.init)
-        var configuration = PostgresClient.Configuration(
+        return PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user, password: components.password, database: database, tls: .disable)
-        configuration.options.minimumConnections = 1
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.logger = logger
     }
 
     /// Runs the connection pool until the task is cancelled.

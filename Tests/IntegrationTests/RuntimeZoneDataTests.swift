@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
@@ -232,5 +233,190 @@ struct RuntimeZoneDataTests {
         let removed = try cdnsd.command(["account", "remove", username])
         #expect(removed.status == 0 && removed.output.contains("_acme-challenge.app.svc.test."), "\(removed.output)")
         try await Self.waitForAnswer(cdnsd.dnsPort, "_acme-challenge.app.svc.test", "CNAME", [], within: 2)
+    }
+
+    // MARK: import acme-dns
+
+    /// acme-dns's schema (joohoi/acme-dns db.go, DBVersion 1: the same from
+    /// v0.8 through v1.x), as its Init creates it on SQLite.
+    static let acmeDNSSchema = """
+        CREATE TABLE IF NOT EXISTS acmedns(
+        		Name TEXT,
+        		Value TEXT
+        	);
+        CREATE TABLE IF NOT EXISTS records(
+                Username TEXT UNIQUE NOT NULL PRIMARY KEY,
+                Password TEXT UNIQUE NOT NULL,
+                Subdomain TEXT UNIQUE NOT NULL,
+        		AllowFrom TEXT
+            );
+        CREATE TABLE IF NOT EXISTS txt(
+        		Subdomain TEXT NOT NULL,
+        		Value   TEXT NOT NULL DEFAULT '',
+        		LastUpdate INT
+        	);
+        INSERT INTO acmedns (Name, Value) values('db_version', '1');
+        """
+
+    /// A row as acme-dns's Register writes it: the bcrypt hash bound as Go
+    /// []byte (a BLOB in SQLite), AllowFrom as json.Marshal of the valid
+    /// CIDRs, and two empty txt rows (NewTXTValuesInTransaction).
+    static func registerSQL(username: String, hash: String, subdomain: String, allowFrom: String) -> String {
+        let blob = hash.utf8.map { String(format: "%02x", $0) }.joined()
+        return """
+            INSERT INTO records(Username, Password, Subdomain, AllowFrom) values('\(username)', X'\(blob)', '\(subdomain)', '\(allowFrom)');
+            INSERT INTO txt (Subdomain, LastUpdate) values('\(subdomain)', 0);
+            INSERT INTO txt (Subdomain, LastUpdate) values('\(subdomain)', 0);
+            """
+    }
+
+    /// Account one is a real acme-dns registration: the row of the acme-dns
+    /// database in pan-net-security/certbot-dns-acmedns
+    /// (test/acmedns-server/data/acme-dns.db, hash made by acme-dns's Go
+    /// bcrypt), whose password that repository's test/e2e_test.sh shows.
+    static let fixtureUser = "2db9cee2-0af7-4725-9b02-ba575a2f839f"
+    static let fixturePassword = "i4OWCMMoCAcbv3sbsaX5_w0OM_SQpyMG2ZeRsuAM"
+    static let fixtureHash = "$2a$10$vw6rWepZJIkkcf8EQtmiUOM4tPC85FuwIMp2zuA.Npn8kY2Z/ucma"
+    static let fixtureSubdomain = "76d61ca7-70aa-4cc8-8f2f-347bd9b32ca4"
+
+    @Test("import acme-dns: a database made with acme-dns's schema (two accounts, one with allowfrom) imports idempotently; certbot issues with the old credentials; allowfrom holds",
+          .enabled(if: ChallengeEndToEndTests.certbotReady && Programs.runnable("sqlite3")))
+    func importACMEDNS() async throws {
+        let sqlite3 = try Programs.require("sqlite3")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+
+        // Account two: a $2a$ hash from libxcrypt (the algorithm Go's bcrypt implements), allowfrom 127.0.0.2 only.
+        let secondUser = "6c7a2f1e-9f0b-4d4e-8d7e-3f5a1b2c3d4e"
+        let secondSubdomain = "b1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+        let secondPassword = "kP3q9v0sWm2Xz7LrT5nB8cYd1fGh4jK6lN0pQ2s"
+        let salt = "$2a$10$" + String(SecretSalt.make())
+        let hashed = try ManagedProcess.run("/usr/bin/python3", ["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))", secondPassword, salt])
+        let secondHash = hashed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secondHash.hasPrefix("$2a$10$") && secondHash.count == 60, "\(hashed.output)")
+
+        let database = directory.url.appendingPathComponent("acme-dns.db").path
+        let sql = Self.acmeDNSSchema
+            + Self.registerSQL(username: Self.fixtureUser, hash: Self.fixtureHash, subdomain: Self.fixtureSubdomain, allowFrom: "[]")
+            + Self.registerSQL(username: secondUser, hash: secondHash, subdomain: secondSubdomain, allowFrom: #"["127.0.0.2/32"]"#)
+            // acme-dns's Update: the older of the two rows gets the value.
+            + "UPDATE txt SET Value='yBBOaSUbdO7vz6rwTtFcXyLjU7uEvwl1pKGOAePAmuE', LastUpdate=1580315848 WHERE rowid=(SELECT rowid FROM txt WHERE Subdomain='\(Self.fixtureSubdomain)' ORDER BY LastUpdate LIMIT 1);\n"
+        let made = try ManagedProcess.run(sqlite3, [database, sql])
+        #expect(made.status == 0, "\(made.output)")
+        let check = try ManagedProcess.run(sqlite3, [database, "SELECT typeof(Password) FROM records"])
+        #expect(check.output.split(separator: "\n") == ["blob", "blob"], "passwords stored as acme-dns stores them: \(check.output)")
+        let acmeConfig = try directory.file("config.cfg", """
+            [general]
+            listen = "127.0.0.1:53"
+            protocol = "both"
+            domain = "auth.test"
+            nsname = "auth.test"
+            nsadmin = "admin.auth.test"
+            records = [
+                "auth.test. A 127.0.0.1",
+                "auth.test. NS auth.test.",
+            ]
+            debug = false
+
+            [database]
+            engine = "sqlite3"
+            connection = "\(database)"
+            """)
+
+        var cdnsd = try ChallengeDaemon(in: directory)
+        cdnsd.accountDomain = "auth.test"
+        cdnsd.sections = """
+            [[zone]]
+            name = "auth.test"
+            nameservers = ["auth.test"]
+            admin = "admin.auth.test"
+            """
+        // The clients' CNAMEs as they exist today, in their own zone.
+        let cnames = ["_acme-challenge.app.svc.test. CNAME \(Self.fixtureSubdomain).auth.test.", "_acme-challenge.two.svc.test. CNAME \(secondSubdomain).auth.test."]
+        try cdnsd.start(svc: cnames)
+        defer { cdnsd.stop() }
+
+        let dry = try cdnsd.command(["import", "acme-dns", "--db", database, "--acme-dns-config", acmeConfig, "--dry-run"])
+        #expect(dry.status == 0 && dry.output.contains("dry run: 2 accounts, 1 TXT values, 1 records"), "\(dry.output)")
+        #expect(try cdnsd.command(["account", "list"]).output.contains("no accounts"), "a dry run changes nothing")
+        let first = try cdnsd.command(["import", "acme-dns", "--db", database, "--acme-dns-config", acmeConfig])
+        #expect(first.status == 0 && first.output.contains("2 accounts, 1 TXT values, 1 records imported"), "\(first.output)")
+        #expect(first.output.contains("skipped auth.test. 3600 IN NS auth.test."), "\(first.output)")
+        let again = try cdnsd.command(["import", "acme-dns", "--db", database, "--acme-dns-config", acmeConfig])
+        #expect(again.status == 0 && again.output.contains("0 accounts, 0 TXT values, 0 records imported; 2 accounts already here"), "\(again.output)")
+        try await Self.waitForAnswer(cdnsd.dnsPort, "auth.test", "A", ["127.0.0.1"], within: 2)
+        try await Self.waitForAnswer(cdnsd.dnsPort, "\(Self.fixtureSubdomain).auth.test", "TXT", ["\"yBBOaSUbdO7vz6rwTtFcXyLjU7uEvwl1pKGOAePAmuE\""], within: 2)
+
+        // allowfrom: the second account is refused from 127.0.0.1 and accepted from 127.0.0.2.
+        let value = String(repeating: "a", count: 43)
+        let update = #"{"subdomain":"\#(secondSubdomain)","txt":"\#(value)"}"#
+        let refused = try Curl.request(["--interface", "127.0.0.1", "-X", "POST", "-H", "X-Api-User: \(secondUser)", "-H", "X-Api-Key: \(secondPassword)",
+                                        "--data-binary", update, "\(cdnsd.apiURL)/update"])
+        #expect(refused.status == 401 && refused.body.contains("forbidden"), "\(refused)")
+        let accepted = try Curl.request(["--interface", "127.0.0.2", "-X", "POST", "-H", "X-Api-User: \(secondUser)", "-H", "X-Api-Key: \(secondPassword)",
+                                         "--data-binary", update, "\(cdnsd.apiURL)/update"])
+        #expect(accepted.status == 200, "the imported $2a$ hash verifies: \(accepted)")
+
+        // certbot-dns-acmedns with the account's old registration file, untouched.
+        let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort, nonceRejection: false)
+        defer { pebble.process.stop() }
+        let registration = try directory.file("acmedns.json", """
+            {"app.svc.test": {"username": "\(Self.fixtureUser)", "password": "\(Self.fixturePassword)", "fulldomain": "\(Self.fixtureSubdomain).auth.test", "subdomain": "\(Self.fixtureSubdomain)", "allowfrom": []}}
+            """)
+        try ChallengeEndToEndTests.issueWithCertbotACMEDNS(registrationFile: registration, domain: "app.svc.test", cdnsd: cdnsd, pebble: pebble, in: directory)
+
+        // A mismatched account domain is refused with the fix in the message.
+        let wrong = try directory.file("wrong.cfg", "[general]\ndomain = \"acme.elsewhere.test\"\n")
+        let refusedImport = try cdnsd.command(["import", "acme-dns", "--db", database, "--acme-dns-config", wrong])
+        #expect(refusedImport.status == 78 && refusedImport.output.contains("account_domain = \"acme.elsewhere.test\""), "\(refusedImport.output)")
+    }
+
+    /// acme-dns's PostgreSQL schema (db.go: the txt table has a SERIAL rowid there).
+    static let acmeDNSSchemaPG = """
+        CREATE TABLE IF NOT EXISTS acmedns(Name TEXT, Value TEXT);
+        CREATE TABLE IF NOT EXISTS records(
+            Username TEXT UNIQUE NOT NULL PRIMARY KEY, Password TEXT UNIQUE NOT NULL, Subdomain TEXT UNIQUE NOT NULL, AllowFrom TEXT);
+        CREATE TABLE IF NOT EXISTS txt(rowid SERIAL, Subdomain TEXT NOT NULL, Value TEXT NOT NULL DEFAULT '', LastUpdate INT);
+        INSERT INTO acmedns (Name, Value) values('db_version', '1');
+        """
+
+    @Test("import acme-dns from PostgreSQL: accounts verify with their old passwords, allowfrom kept",
+          .enabled(if: (PostgresTestDatabase.serverURL != nil || Programs.required) && Programs.runnable("psql", "curl")))
+    func importACMEDNSPostgres() async throws {
+        let psql = try Programs.require("psql")
+        let url = try await PostgresTestDatabase.create()
+        // lib/pq binds acme-dns's []byte hash into the TEXT column as its bytes: the hash as text.
+        let sql = Self.acmeDNSSchemaPG + """
+            INSERT INTO records(Username, Password, Subdomain, AllowFrom) values('\(Self.fixtureUser)', '\(Self.fixtureHash)', '\(Self.fixtureSubdomain)', '["127.0.0.0/8"]');
+            INSERT INTO txt (Subdomain, LastUpdate) values('\(Self.fixtureSubdomain)', 0);
+            INSERT INTO txt (Subdomain, LastUpdate) values('\(Self.fixtureSubdomain)', 0);
+            """
+        let made = try ManagedProcess.run(psql, [url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        #expect(made.status == 0, "\(made.output)")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var cdnsd = try ChallengeDaemon(in: directory)
+        cdnsd.accountDomain = "auth.test"
+        cdnsd.sections = "[[zone]]\nname = \"auth.test\"\nnameservers = [\"ns.svc.test\"]\n"
+        try cdnsd.start()
+        defer { cdnsd.stop() }
+        let imported = try cdnsd.command(["import", "acme-dns", "--db", url])
+        #expect(imported.status == 0 && imported.output.contains("1 accounts, 0 TXT values, 0 records imported"), "\(imported.output)")
+        #expect(try cdnsd.command(["account", "list"]).output.contains("allowfrom=127.0.0.0/8"))
+        let value = String(repeating: "b", count: 43)
+        try await waitUntil("the imported account updates", timeout: 5) {
+            try Curl.post("\(cdnsd.apiURL)/update", json: #"{"subdomain":"\#(Self.fixtureSubdomain)","txt":"\#(value)"}"#,
+                          headers: ["X-Api-User: \(Self.fixtureUser)", "X-Api-Key: \(Self.fixturePassword)"]).status == 200
+        }
+        #expect(try cdnsd.txt("\(Self.fixtureSubdomain).auth.test.") == [value])
+    }
+}
+
+/// 22 characters of bcrypt's base64 alphabet.
+enum SecretSalt {
+    static func make() -> Substring {
+        let alphabet = Array("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        // The last character carries 2 bits: one of ".Oeu" keeps it canonical.
+        return Substring(String((0..<21).map { _ in alphabet.randomElement()! }) + String(".Oeu".randomElement()!))
     }
 }
