@@ -86,6 +86,17 @@ struct UpdateHandlerTests {
         #expect(await txt(Self.challenge) == [])
     }
 
+    @Test("a value from UPDATE expires after the challenge lifetime, like one from the API")
+    func challengeExpiry() async throws {
+        #expect(try await send(updates: [Self.record("_acme-challenge.a.svc.test. 60 TXT \"e\"")]) == .noError)
+        let first = try #require(store.challenges().first)
+        #expect(first.expiresAt - first.createdAt == 3600, "UpdateHandler's default lifetime, [challenge] expire_after in the daemon")
+        #expect(try await store.removeExpiredChallenges(now: first.expiresAt - 1) == 0)
+        #expect(try await store.removeExpiredChallenges(now: first.expiresAt) == 1)
+        #expect(await txt(Self.challenge) == [])
+        #expect(store.snapshot().lookup(Self.challenge, type: .txt).answer.isEmpty)
+    }
+
     @Test("prerequisites: each of the five forms, met and not met")
     func prerequisites() async throws {
         let add = [Self.record("_acme-challenge.a.svc.test. 60 TXT \"p\"")]
