@@ -27,8 +27,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-swift build -c release --product cdnsd >/dev/null
-cdnsd="$(swift build -c release --show-bin-path)/cdnsd"
+# BENCH_CONFIGURATION=debug measures the debug build instead (quicker to build, slower to run).
+configuration="${BENCH_CONFIGURATION:-release}"
+swift build -c "$configuration" --product cdnsd >/dev/null
+cdnsd="$(swift build -c "$configuration" --show-bin-path)/cdnsd"
+echo "cdnsd $configuration build: $cdnsd"
 
 work="$(mktemp -d /tmp/cdnsd-bench-xfr.XXXXXX)"
 pids=()

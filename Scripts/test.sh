@@ -22,6 +22,7 @@ requirements=(
     knot-dnsutils:knsupdate
     knot-dnssecutils:kzonecheck
     nsd:nsd
+    bind9:named
     pebble:pebble
     lego:lego
     certbot:certbot

@@ -371,6 +371,36 @@ struct SecondaryConsistencyTests {
         #expect(!metrics.contains("outcome=\"unverified\""))
     }
 
+    @Test("BIND 9 named as a TSIG secondary (Docs/secondaries.md): loads by AXFR, follows an acme-dns /update and an UPDATE removal by NOTIFY + IXFR",
+          .enabled(if: Programs.runnable("named", "curl")))
+    func bindSecondary() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var setup = try Setup(in: directory)
+        defer { setup.cdnsd.stop() }
+        try await setup.addKeys()
+        // The knotd port of the setup's notify list is where named listens.
+        let named = try BINDSecondary.start(zone: "svc.test", port: setup.knotPort, primaryPort: setup.cdnsd.dnsPort, key: setup.secondaryKey, in: directory)
+        defer { named.process.stop() }
+        let serial = try #require(TestDNSClient.serial(Self.zone, port: setup.cdnsd.dnsPort))
+        try await waitUntil("named at serial \(serial)", timeout: 30) { TestDNSClient.serial(Self.zone, port: named.port) == serial }
+        let registered = try Curl.post("\(setup.cdnsd.apiURL)/register", json: "{}")
+        let account = try #require(try JSONSerialization.jsonObject(with: Data(registered.body.utf8)) as? [String: Any])
+        let fulldomain = try DNSName(try #require(account["fulldomain"] as? String))
+        let value = String(repeating: "b", count: 43)
+        let (status, replied) = try RawHTTP.post(port: setup.cdnsd.apiPort, path: "/update", body: "{\"subdomain\":\"\(account["subdomain"] ?? "")\",\"txt\":\"\(value)\"}",
+                                                 headers: ["X-Api-User: \(account["username"] ?? "")", "X-Api-Key: \(account["password"] ?? "")"])
+        #expect(status == 200)
+        try await waitUntil("the value on named", timeout: 10) { try TestDNSClient.txtValues(fulldomain, port: named.port) == [value] }
+        print("BIND secondary: /update reply to value on named \(String(format: "%.1f", Date().timeIntervalSince(replied) * 1000)) ms")
+        #expect(try setup.update([Self.txt("_acme-challenge.bind.svc.test.", "via-update")]) == .noError)
+        try await waitUntil("the UPDATE on named", timeout: 10) { try TestDNSClient.txtValues("_acme-challenge.bind.svc.test.", port: named.port) == ["via-update"] }
+        #expect(try setup.update([Self.deleteRRset("_acme-challenge.bind.svc.test.", .txt)]) == .noError)
+        try await waitUntil("the removal on named", timeout: 10) { try TestDNSClient.txtValues("_acme-challenge.bind.svc.test.", port: named.port).isEmpty }
+        #expect(setup.log.contains("kind=ixfr "), "\(setup.log.suffix(2000))")
+        #expect(named.process.output.contains("Transfer status: success"), "\(named.process.output.suffix(2000))")
+    }
+
     @Test("pebble validating dns-01 against the knotd secondary (not cdnsd) issues *.svc.test and svc.test to lego publishing to cdnsd through httpreq",
           .enabled(if: Programs.runnable("knotd", "pebble", "lego", "openssl", "curl")))
     func pebbleThroughKnot() async throws {

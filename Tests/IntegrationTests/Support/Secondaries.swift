@@ -111,3 +111,38 @@ extension TestDNSClient {
         return soa.serial
     }
 }
+
+/// BIND 9 `named` as a secondary of a primary on 127.0.0.1 (IXFR, NOTIFY
+/// allowed from the primary), in the foreground, as the configuration in
+/// Docs/secondaries.md writes it.
+struct BINDSecondary {
+    let process: ManagedProcess
+    let port: UInt16
+
+    static func start(zone: String, port: UInt16, primaryPort: UInt16, key: SecondaryKey, in directory: TemporaryDirectory) throws -> BINDSecondary {
+        let named = try Programs.require("named")
+        let root = directory.url.appendingPathComponent("bind-secondary").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let configuration = try directory.file("named.conf", """
+            options {
+                directory "\(root)";
+                pid-file "\(root)/named.pid";
+                listen-on port \(port) { 127.0.0.1; };
+                listen-on-v6 { none; };
+                recursion no;
+                notify no;
+                dnssec-validation no;
+            };
+            controls { };
+            key "\(key.name)" { algorithm \(key.algorithm); secret "\(key.secret)"; };
+            zone "\(zone)" {
+                type secondary;
+                primaries { 127.0.0.1 port \(primaryPort) key "\(key.name)"; };
+                file "\(root)/\(zone).db";
+                allow-notify { 127.0.0.1; };
+            };
+            """)
+        let process = try ManagedProcess(named, ["-g", "-c", configuration, "-n", "1"], directory: directory)
+        return BINDSecondary(process: process, port: port)
+    }
+}
