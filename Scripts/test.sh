@@ -24,6 +24,7 @@ requirements=(
     nsd:nsd
     bind9:named
     pebble:pebble
+    dnsperf:dnsperf
     lego:lego
     certbot:certbot
     python3-certbot-dns-rfc2136:/usr/lib/python3/dist-packages/certbot_dns_rfc2136

@@ -14,8 +14,10 @@ public struct CDNSCommand: AsyncParsableCommand {
             Every configuration key can also be set as CDNS_<SECTION>_<KEY>,
             e.g. CDNS_DNS_LISTEN=127.0.0.1:5300 or CDNS_LOG_LEVEL=debug, and a
             zone's as CDNS_ZONE_<N>_<KEY> (N from 0); any other CDNS_* variable
-            is an error. SIGHUP renews the API certificate (tls = "acme") and
-            retries failed renewals of `cert issue` certificates at once.
+            is an error. SIGHUP reloads the configuration file (zones, records,
+            [[tsig]] keys, log level; an invalid file is logged and ignored),
+            renews the API certificate (tls = "acme") and retries failed
+            renewals of `cert issue` certificates at once.
             """,
         subcommands: [Serve.self, CheckConfig.self, RecordCommand.self, ZoneCommand.self, AccountCommand.self, ImportCommand.self,
                       CredentialCommand.self, AdminTokenCommand.self, TSIGCommand.self, CertCommand.self],
@@ -62,7 +64,7 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         do {
-            try await Daemon(configuration: configuration, registry: registry).run()
+            try await Daemon(configuration: configuration, registry: registry, configurationFile: options.config).run()
         } catch let error as ConfigurationError {
             throw ConfigOptions.fail(error)
         }

@@ -15,10 +15,13 @@ public struct Daemon: Sendable {
     /// Served at the API's `/metrics`; the process's metrics factory
     /// should write into it.
     public let registry: PrometheusCollectorRegistry
+    /// The file SIGHUP reloads; nil for the built-in demo configuration.
+    public let configurationFile: String?
 
-    public init(configuration: CDNSConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(configuration: CDNSConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), configurationFile: String? = nil) {
         self.configuration = configuration
         self.registry = registry
+        self.configurationFile = configurationFile
     }
 
     public func run() async throws {
@@ -36,12 +39,13 @@ public struct Daemon: Sendable {
         do {
             let store = storage.store
             // `[[tsig]]` keys of the configuration file first, then the store's.
-            let staticKeys = Dictionary(configuration.tsigKeys.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            // Replaced on SIGHUP.
+            let staticKeys = StaticTSIGKeys(configuration.tsigKeys)
             var services: [any Service] = [
                 DNSListener(
                     configuration: DNSListenerConfiguration(configuration.dns), store: store, group: eventLoops,
                     requestHandler: UpdateHandler(
-                        store: store, keys: { name in staticKeys[name] ?? store.tsigKey(name: name) },
+                        store: store, keys: { name in staticKeys.key(name) ?? store.tsigKey(name: name) },
                         challengeLifetime: Int64(configuration.challenge.expireAfter),
                         transferPolicies: configuration.transfers.compactMapValues(\.policy), logger: Logger(label: "cdnsd.update")),
                     logger: Logger(label: "cdnsd.dns")),
@@ -53,14 +57,15 @@ public struct Daemon: Sendable {
                 services.append(NotifyService(
                     store: store,
                     zones: configuration.transfers.mapValues { NotifyTargets(addresses: $0.notify, nameservers: $0.notifyNameservers, key: $0.policy?.keys.first) },
-                    keys: { name in (staticKeys[name] ?? store.tsigKey(name: name)).flatMap(UpdateHandler.credential) },
+                    keys: { name in (staticKeys.key(name) ?? store.tsigKey(name: name)).flatMap(UpdateHandler.credential) },
                     group: eventLoops, logger: Logger(label: "cdnsd.notify")))
             }
             services += storage.services
             var triggers: [RenewalTrigger] = []
             services += try apiServices(store: store, triggers: &triggers)
             services.append(managedCertificates(store: store, triggers: &triggers))
-            services.append(HangupService(signals: hangups, triggers: triggers, logger: logger))
+            let reloader = ConfigReloader(file: configurationFile, running: configuration, store: store, staticKeys: staticKeys, logger: Logger(label: "cdnsd.reload"))
+            services.append(HangupService(signals: hangups, triggers: triggers, reload: { await reloader.reload() }, logger: logger))
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
                     services: services.map { .init(service: $0) },

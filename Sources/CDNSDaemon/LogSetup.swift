@@ -1,19 +1,47 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Sets up swift-log once per process from `[log]`: text lines or JSON lines
 /// on standard error.
 enum LogSetup {
+    /// The level every handler made here follows; a reload changes it.
+    static let level = Mutex<Logger.Level>(.info)
+
     static func bootstrap(_ configuration: CDNSConfiguration.Log) {
-        let level = configuration.level
+        level.withLock { $0 = configuration.level }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = configuration.format == .json
                 ? JSONLogHandler(label: label)
                 : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            handler.logLevel = .trace
+            return ReloadableLevelHandler(inner: handler)
         }
     }
+}
+
+/// A handler whose level is `LogSetup.level` (so that SIGHUP can change
+/// it for every logger at once) unless a logger sets its own.
+struct ReloadableLevelHandler: LogHandler {
+    var inner: any LogHandler
+    var override: Logger.Level? = nil
+
+    var logLevel: Logger.Level {
+        get { override ?? LogSetup.level.withLock { $0 } }
+        set { override = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) { inner.log(event: event) }
 }
 
 /// One JSON object per line: `{"ts","level","label","msg",…metadata}`.

@@ -89,17 +89,22 @@ final class RenewalTrigger: Sendable {
 
 /// SIGHUP for the whole daemon. `serve` traps it before anything else
 /// starts, whatever the configuration, so it never ends the process; each
-/// SIGHUP pulls every renewal loop's trigger (the API certificate renews
-/// now, managed certificates are re-read and failed renewals retried now).
+/// SIGHUP first reloads the configuration file (zones, records, static
+/// TSIG keys, log level; a file that does not load leaves the running
+/// configuration in place), then pulls every renewal loop's trigger (the
+/// API certificate renews now, managed certificates are re-read and
+/// failed renewals retried now).
 struct HangupService: Service {
     let signals: UnixSignalsSequence
     let triggers: [RenewalTrigger]
+    var reload: (@Sendable () async -> Void)? = nil
     let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             for await _ in signals {
                 logger.info("SIGHUP received", metadata: ["renewal_loops": "\(triggers.count)"])
+                if let reload { await reload() }
                 for trigger in triggers { trigger.pull(.hangup) }
             }
         }
