@@ -40,7 +40,9 @@ struct ImportCommand: AsyncParsableCommand {
             var general = ACMEDNSConfig()
             if let acmeDNSConfig { general = try ACMEDNSConfig(file: acmeDNSConfig) }
             if let domain = general.domain, domain != accountDomain {
-                throw Self.fail("acme-dns serves accounts under \(domain) but cdnsd's account_domain is \(accountDomain): existing CNAMEs point at <subdomain>.\(domain.presentationWithoutDot); set [api] account_domain = \"\(domain.presentationWithoutDot)\" and serve a zone containing it", code: 78)
+                let zone = "[[zone]] name = \"\(domain.presentationWithoutDot)\", nameservers = [\"\((general.nsname ?? domain).presentationWithoutDot)\"]"
+                    + (general.nsadmin.map { ", admin = \"\($0.presentationWithoutDot)\"" } ?? "")
+                throw Self.fail("acme-dns serves accounts under \(domain) but cdnsd's account_domain is \(accountDomain): existing CNAMEs point at <subdomain>.\(domain.presentationWithoutDot); set [api] account_domain = \"\(domain.presentationWithoutDot)\" and serve that zone (\(zone))", code: 78)
             }
             let source = try await ACMEDNSDatabase.read(db)
             let now = Int64(Date().timeIntervalSince1970)
@@ -197,8 +199,9 @@ struct ACMEDNSConfig {
     }
 }
 
-/// The two tables of an acme-dns database (the same from acme-dns v0.8
-/// to v1.x: `records(Username, Password, Subdomain, AllowFrom)` and
+/// The two tables of an acme-dns database (DBVersion 1, the same from
+/// acme-dns v0.5 through v1.1 and its 2.x refactoring branch:
+/// `records(Username, Password, Subdomain, AllowFrom)` and
 /// `txt(Subdomain, Value, LastUpdate)`, two txt rows per account).
 struct ACMEDNSDatabase {
     struct AccountRow { var username, password, subdomain: String; var allowFrom: String? }

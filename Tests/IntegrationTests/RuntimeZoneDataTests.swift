@@ -336,8 +336,9 @@ struct RuntimeZoneDataTests {
 
     // MARK: import acme-dns
 
-    /// acme-dns's schema (joohoi/acme-dns db.go, DBVersion 1: the same from
-    /// v0.8 through v1.x), as its Init creates it on SQLite.
+    /// acme-dns's schema (joohoi/acme-dns db.go, DBVersion 1: the same in
+    /// v0.5 through v1.1 and the 2.x refactoring branch), as its Init creates
+    /// it on SQLite.
     static let acmeDNSSchema = """
         CREATE TABLE IF NOT EXISTS acmedns(
         		Name TEXT,
@@ -465,9 +466,10 @@ struct RuntimeZoneDataTests {
         try ChallengeEndToEndTests.issueWithCertbotACMEDNS(registrationFile: registration, domain: "app.svc.test", cdnsd: cdnsd, pebble: pebble, in: directory)
 
         // A mismatched account domain is refused with the fix in the message.
-        let wrong = try directory.file("wrong.cfg", "[general]\ndomain = \"acme.elsewhere.test\"\n")
+        let wrong = try directory.file("wrong.cfg", "[general]\ndomain = \"acme.elsewhere.test\"\nnsname = \"ns.elsewhere.test\"\n")
         let refusedImport = try cdnsd.command(["import", "acme-dns", "--db", database, "--acme-dns-config", wrong])
-        #expect(refusedImport.status == 78 && refusedImport.output.contains("account_domain = \"acme.elsewhere.test\""), "\(refusedImport.output)")
+        #expect(refusedImport.status == 78 && refusedImport.output.contains("account_domain = \"acme.elsewhere.test\"")
+                && refusedImport.output.contains("nameservers = [\"ns.elsewhere.test\"]"), "\(refusedImport.output)")
     }
 
     /// acme-dns's PostgreSQL schema (db.go: the txt table has a SERIAL rowid there).
