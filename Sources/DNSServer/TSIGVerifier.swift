@@ -67,20 +67,28 @@ public struct TSIGFormatError: Error, Sendable {
 /// Verifies TSIG-signed requests as a server must (RFC 8945 §5.2): the key
 /// is known and uses the algorithm the record names, the MAC is right
 /// (compared in constant time, truncated only as far as §5.2.2.1 allows
-/// and local policy accepts), and the time is within the fudge, never
-/// before the last time this key was seen (a replay).
+/// and local policy accepts), the time is within the fudge, and, for
+/// UPDATE, the same message was not accepted before (a replay inside the
+/// time window).
 ///
-/// One verifier is shared by every connection: it keeps the newest time
-/// signed per key.
+/// One verifier is shared by every connection: it remembers the MACs of
+/// the requests it accepted until their time window closes (then the time
+/// check refuses them anyway), at most `replayCacheSize` of them. Messages
+/// from concurrent clients of one key may arrive in any order of their
+/// times; only the identical message is refused again.
 public final class TSIGVerifier: Sendable {
     /// The widest clock error accepted, whatever fudge a request claims.
     public let maximumFudge: UInt16
     private let clock: @Sendable () -> UInt64
-    private let lastSeen = NIOLockedValueBox([DNSName: UInt64]())
+    private let accepted: NIOLockedValueBox<ReplayCache>
 
-    public init(maximumFudge: UInt16 = 300, clock: @escaping @Sendable () -> UInt64 = { UInt64(time(nil)) }) {
+    /// MACs remembered at most; beyond it the oldest are forgotten first.
+    public static let replayCacheSize = 65_536
+
+    public init(maximumFudge: UInt16 = 300, clock: @escaping @Sendable () -> UInt64 = { UInt64(time(nil)) }, replayCacheSize: Int = TSIGVerifier.replayCacheSize) {
         self.maximumFudge = maximumFudge
         self.clock = clock
+        accepted = NIOLockedValueBox(ReplayCache(capacity: replayCacheSize))
     }
 
     /// Seconds since the epoch, as this verifier sees them.
@@ -93,8 +101,11 @@ public final class TSIGVerifier: Sendable {
     }
 
     /// Verifies `signed`, found in `bytes`, with `credential` (the key the
-    /// record names, nil when there is no such key).
-    public func verify(_ bytes: [UInt8], signed: SignedMessage, credential: TSIGCredential?) -> Result<TSIGContext, TSIGFailure> {
+    /// record names, nil when there is no such key). With `refusingReplays`
+    /// (for messages that change something: UPDATE) the same message is
+    /// accepted once; a query, transfer or NOTIFY a client retransmits
+    /// after a lost reply is answered again.
+    public func verify(_ bytes: [UInt8], signed: SignedMessage, credential: TSIGCredential?, refusingReplays: Bool = true) -> Result<TSIGContext, TSIGFailure> {
         let record = signed.record
         func failure(_ error: ResponseCode, _ reason: String, signed context: TSIGContext? = nil) -> Result<TSIGContext, TSIGFailure> {
             .failure(TSIGFailure(error: error, keyName: signed.keyName, record: record, context: context, reason: reason))
@@ -121,18 +132,14 @@ public final class TSIGVerifier: Sendable {
         guard skew <= window else {
             return failure(.badTime, "signed at \(record.timeSigned), now \(now), fudge \(window)", signed: context)
         }
-        let fresh = lastSeen.withLockedValue { seen -> Bool in
-            let key = signed.keyName.lowercased()
-            if let last = seen[key], record.timeSigned < last { return false }
-            seen[key] = record.timeSigned
-            return true
-        }
-        guard fresh else {
-            return failure(.badTime, "signed at \(record.timeSigned), before a message already seen with this key", signed: context)
-        }
         // §5.2.4: local policy on truncation.
         guard record.mac.count >= Self.localMinimumMACLength(algorithm) else {
             return failure(.badTrunc, "MAC truncated to \(record.mac.count) bytes", signed: context)
+        }
+        // The same message again, inside its window: a replay.
+        let entry = ReplayCache.Entry(keyName: signed.keyName.lowercased(), mac: record.mac)
+        guard !refusingReplays || accepted.withLockedValue({ $0.insert(entry, until: record.timeSigned + window, now: now) }) else {
+            return failure(.badTime, "this message was already accepted (a replay)", signed: context)
         }
         return .success(context)
     }
@@ -154,5 +161,41 @@ public final class TSIGVerifier: Sendable {
             return .failure(TSIGFormatError(reason: "response MAC does not verify"))
         }
         return .success(found.record)
+    }
+}
+
+/// The MACs of accepted requests whose time window is still open, in
+/// arrival order, bounded in size.
+struct ReplayCache {
+    struct Entry: Hashable {
+        var keyName: DNSName
+        var mac: [UInt8]
+    }
+
+    let capacity: Int
+    private var expiry: [Entry: UInt64] = [:]
+    private var order: [Entry] = []
+    private var head = 0
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Remembers `entry` until `deadline`; false when it is already remembered.
+    mutating func insert(_ entry: Entry, until deadline: UInt64, now: UInt64) -> Bool {
+        // Forget what has expired, and the oldest beyond the capacity.
+        while head < order.count {
+            let oldest = order[head]
+            if let until = expiry[oldest] {
+                guard until < now || expiry.count >= capacity else { break }
+                expiry[oldest] = nil
+            }
+            head += 1
+        }
+        if head > 4096 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        if let until = expiry[entry], until >= now { return false }
+        if expiry.updateValue(deadline, forKey: entry) == nil { order.append(entry) }
+        return true
     }
 }

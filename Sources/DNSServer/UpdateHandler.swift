@@ -68,7 +68,8 @@ public struct UpdateHandler: DNSRequestHandler {
                 verified = .failure(TSIGFailure(error: .badKey, keyName: signed.keyName, record: signed.record, context: nil,
                                                 reason: "hmac-md5 is not enabled for this key"))
             } else {
-                verified = verifier.verify(request.bytes, signed: signed, credential: key.flatMap(Self.credential))
+                verified = verifier.verify(request.bytes, signed: signed, credential: key.flatMap(Self.credential),
+                                           refusingReplays: message.header.opcode == .update)
             }
             switch verified {
             case .failure(let failure):

@@ -1,6 +1,7 @@
 @testable import DNSServer
 import DNSWire
 import Logging
+import Synchronization
 import Testing
 import ZoneStore
 
@@ -26,6 +27,8 @@ struct UpdateHandlerTests {
     static let md5Key = TSIGKey(name: "legacy.", algorithm: "hmac-md5.sig-alg.reg.int.", secret: secret, allowedNames: ["*.svc.test"])
     static let md5Allowed = TSIGKey(name: "legacy-ok.", algorithm: "hmac-md5.sig-alg.reg.int.", secret: secret, allowedNames: ["*.svc.test"], allowMD5: true)
 
+    static let ids = Atomic<UInt16>(0)
+
     let store: ZoneRecordStore
     let handler: UpdateHandler
 
@@ -47,7 +50,9 @@ struct UpdateHandlerTests {
     /// Sends one UPDATE for svc.test (signed by `key` unless nil) and returns the rcode.
     func send(prerequisites: [ResourceRecord] = [], updates: [ResourceRecord], key: TSIGKey? = challengeKey, zone: DNSName = "svc.test.",
               zoneType: RRType = .soa, source: String = "127.0.0.1") async throws -> ResponseCode {
-        var bytes = try DNSMessage(header: DNSHeader(id: 42, opcode: .update), questions: [Question(name: zone, type: zoneType)],
+        // Every message differs (its ID): the same message twice would be a replay.
+        let id = Self.ids.add(1, ordering: .relaxed).newValue
+        var bytes = try DNSMessage(header: DNSHeader(id: id, opcode: .update), questions: [Question(name: zone, type: zoneType)],
                                    answers: prerequisites, authority: updates).encode()
         var credential: TSIGCredential? = nil
         if let key {
@@ -58,7 +63,7 @@ struct UpdateHandlerTests {
         }
         let reply = try #require(await handler.respond(to: DNSRequest(bytes: bytes, message: try DNSMessage(decoding: bytes), source: IPAddress(source), transport: .udp)))
         let response = try DNSMessage(decoding: reply)
-        #expect(response.header.id == 42)
+        #expect(response.header.id == id)
         if credential != nil {
             #expect(response.additional.last?.type == .tsig, "a reply to a verified request is signed")
         }
