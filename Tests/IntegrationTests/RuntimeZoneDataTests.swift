@@ -1,4 +1,5 @@
 import CDNSTestSupport
+import DNSServer
 import DNSWire
 import Foundation
 import Testing
@@ -260,6 +261,21 @@ struct RuntimeZoneDataTests {
         #expect(!process.output.contains("take effect only after a restart"), "zones without transfer settings need no restart")
         // The previous round's zone went with the file, the last one stays.
         #expect(try Self.dig(cdnsd.dnsPort, "reload4.svc.test") == ["10.8.10.252"])
+
+        // A [[tsig]] key added to the file signs UPDATEs after the next SIGHUP, not before.
+        let secret = Base64.encode(Array(repeating: 0x5A, count: 32))
+        let keyFile = try directory.file("reload.key", secret + "\n")
+        let key = TSIGCredential(name: "reloaded.", algorithm: .hmacSHA256, secret: Base64.decode(secret) ?? [])
+        let change = [ResourceRecord(name: "_acme-challenge.www.svc.test.", ttl: 60, data: .txt(TXT(text: "via-reloaded-key")))]
+        #expect(try UpdateKeysAndRecordsTests.send(change, with: key, port: cdnsd.dnsPort) == .notAuth)
+        let withKey = try String(contentsOfFile: cdnsd.configurationPath, encoding: .utf8)
+            + "\n[[tsig]]\nname = \"reloaded\"\nsecret_file = \"\(keyFile)\"\nallow = [\"*.svc.test\"]\n"
+        _ = try directory.file("cdnsd.toml", withKey)
+        kill(process.pid, SIGHUP)
+        try await waitUntil("the reloaded key signs an UPDATE", timeout: 15) {
+            try UpdateKeysAndRecordsTests.send(change, with: key, port: cdnsd.dnsPort, id: UInt16.random(in: 1...65000)) == .noError
+        }
+        #expect(try cdnsd.txt("_acme-challenge.www.svc.test.") == ["via-reloaded-key"])
 
         // Invalid: a syntax error, then a record outside its zone. Nothing changes, the reason is logged.
         let good = try String(contentsOfFile: cdnsd.configurationPath, encoding: .utf8)
