@@ -52,7 +52,16 @@ struct StoreSetup {
         }
         let challenge = ChallengeSettings(
             ttl: configuration.challenge.ttl, negativeTTL: configuration.challenge.negativeTTL, keepWildcards: configuration.challenge.keepWildcards)
+        let opening = ContinuousClock.now
         let store = try await ZoneRecordStore(zones: configuration.zones, backend: backend, challenge: challenge)
+        let view = store.view()
+        logger.info("store open", metadata: [
+            "zones": "\(view.zones.count)", "records": "\(view.recordCount)", "challenges": "\(view.challenges.count)",
+            "accounts": "\(view.accounts.count)", "took": "\(opening.duration(to: .now).formatted(.units(allowed: [.milliseconds])))",
+        ])
+        // Loading and reconciling leave much freed heap behind (parsed rows,
+        // the change set of a first start): give it back to the system.
+        MemoryTuning.returnFreedMemory()
         if let postgres { services.append(PostgresChangeFeed(backend: postgres, store: store, logger: Logger(label: "cdnsd.postgres"))) }
         if let sqlite, watchExternalWrites { services.append(SQLiteChangeFeed(backend: sqlite, store: store, logger: Logger(label: "cdnsd.sqlite"))) }
         let orphans = await store.orphanedRecords

@@ -105,9 +105,9 @@ public final class SQLiteBackend: StoreBackend {
                 for operation in change.operations {
                     switch operation {
                     case .put(let item):
-                        try connection.run(StoreSchema.table(of: item).upsert { _ in "?" }, StoreSchema.row(of: item))
+                        try connection.run(StoreSchema.table(of: item).upsert(.question), StoreSchema.row(of: item))
                     case .delete(let item):
-                        try connection.run(StoreSchema.table(of: item).delete { _ in "?" }, StoreSchema.key(of: item))
+                        try connection.run(StoreSchema.table(of: item).delete(.question), StoreSchema.key(of: item))
                     }
                 }
                 for (origin, serial) in change.serials {

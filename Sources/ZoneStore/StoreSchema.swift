@@ -121,19 +121,35 @@ public enum StoreSchema {
         /// How many leading columns make the primary key.
         public let keyCount: Int
 
-        /// `INSERT … ON CONFLICT (key) DO UPDATE …` with `placeholder(n)`
-        /// for the n-th parameter (1-based): `?` for SQLite, `$n` for PostgreSQL.
-        public func upsert(placeholder: (Int) -> String) -> String {
-            let values = columns.indices.map { placeholder($0 + 1) }.joined(separator: ", ")
-            let key = columns.prefix(keyCount).joined(separator: ", ")
-            let updates = columns.dropFirst(keyCount).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-            return "INSERT INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (\(key)) DO UPDATE SET \(updates)"
-        }
+        /// How an engine writes the n-th parameter: `?` (SQLite) or `$n` (PostgreSQL).
+        public enum Placeholders: Sendable, Hashable { case question, numbered }
 
+        private let upserts: [String]
+        private let deletes: [String]
+
+        /// `INSERT … ON CONFLICT (key) DO UPDATE …`, made once per table and style.
+        public func upsert(_ style: Placeholders) -> String { upserts[style == .question ? 0 : 1] }
         /// `DELETE … WHERE key = …`.
-        public func delete(placeholder: (Int) -> String) -> String {
-            let conditions = columns.prefix(keyCount).enumerated().map { "\($1) = \(placeholder($0 + 1))" }.joined(separator: " AND ")
-            return "DELETE FROM \(name) WHERE \(conditions)"
+        public func delete(_ style: Placeholders) -> String { deletes[style == .question ? 0 : 1] }
+
+        public init(name: String, columns: [String], kinds: [Kind], keyCount: Int) {
+            self.name = name
+            self.columns = columns
+            self.kinds = kinds
+            self.keyCount = keyCount
+            var upserts: [String] = []
+            var deletes: [String] = []
+            for style in [Placeholders.question, .numbered] {
+                let placeholder: (Int) -> String = { style == .question ? "?" : "$\($0)" }
+                let values = columns.indices.map { placeholder($0 + 1) }.joined(separator: ", ")
+                let key = columns.prefix(keyCount).joined(separator: ", ")
+                let updates = columns.dropFirst(keyCount).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+                upserts.append("INSERT INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (\(key)) DO UPDATE SET \(updates)")
+                let conditions = columns.prefix(keyCount).enumerated().map { "\($1) = \(placeholder($0 + 1))" }.joined(separator: " AND ")
+                deletes.append("DELETE FROM \(name) WHERE \(conditions)")
+            }
+            self.upserts = upserts
+            self.deletes = deletes
         }
 
         /// Every row, in a stable order.
@@ -205,7 +221,11 @@ public enum StoreSchema {
 
     /// The item a row of `table` holds.
     public static func item(_ table: Table, row: [SQLValue]) throws(ZoneStoreError) -> StoredItem {
-        let bad = ZoneStoreError(.storage, "unreadable row in \(table.name): \(row)")
+        // Built only on failure (this runs for every row at start), and
+        // naming the key but never the other columns: some hold secrets.
+        var bad: ZoneStoreError {
+            ZoneStoreError(.storage, "unreadable row in \(table.name)" + (row.first?.text.map { " (key \($0))" } ?? ""))
+        }
         // Change-log entries written before migration 4 carry TSIG keys without `allow_md5`.
         let olderKeyRow = table.name == tsigKeys.name && row.count == table.columns.count - 1
         guard row.count == table.columns.count || olderKeyRow else { throw bad }

@@ -189,6 +189,8 @@ public struct StoreView: Sendable {
 
     /// Every challenge value, by name.
     public var challenges: [ChallengeRecord] { state.challenges.values.flatMap { $0 } }
+    /// How many records are stored (configuration seeds and runtime records).
+    public var recordCount: Int { state.records.values.reduce(0) { $0 + $1.count } }
 
     public func account(username: String) -> Account? { state.accounts[username] }
 

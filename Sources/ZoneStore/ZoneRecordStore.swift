@@ -394,10 +394,13 @@ public actor ZoneRecordStore: RecordStore {
         var plans: [(StoreView) throws(ZoneStoreError) -> WritePlan]
     }
 
-    /// Commits one batch: inside the backend's transaction, replays what
-    /// other writers committed since this store's position, stages every
-    /// plan on top (each validated on its own), and writes the result as
-    /// one entry; then publishes it. Returns each plan's result.
+    /// Commits one batch: works it out against this store's state first,
+    /// then, inside the backend's transaction, keeps that result when no
+    /// other writer committed meanwhile (the lock is held only for the
+    /// writing), or else replays what they committed and stages every plan
+    /// again on top. Writes the result as one entry and publishes it. A
+    /// batch that changes nothing takes no lock at all. Returns each plan's
+    /// result.
     private func commit(_ plans: [(StoreView) throws(ZoneStoreError) -> WritePlan]) async -> [Result<Int, ZoneStoreError>] {
         let box = Plans(plans: plans)
         let settings = challengeSettings
@@ -405,8 +408,10 @@ public actor ZoneRecordStore: RecordStore {
             let base = state
             let baseSnapshot = current
             do {
+                let early = try Self.prepare(plans, on: base, baseSnapshot, missed: [], settings: settings)
+                guard early.change != nil else { return early.outcome.results }
                 let prepared = try await backend.commit(after: base.position) { missed throws(ZoneStoreError) in
-                    try Self.prepare(box.plans, on: base, baseSnapshot, missed: missed, settings: settings)
+                    missed.isEmpty ? early : try Self.prepare(box.plans, on: base, baseSnapshot, missed: missed, settings: settings)
                 }
                 guard let prepared, !prepared.needsReload else {
                     try await fullReload()

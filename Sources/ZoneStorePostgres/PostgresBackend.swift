@@ -191,9 +191,9 @@ public final class PostgresBackend: StoreBackend {
                 for operation in change.operations {
                     switch operation {
                     case .put(let item):
-                        try await connection.query(Self.query(StoreSchema.table(of: item).upsert { "$\($0)" }, StoreSchema.row(of: item)), logger: logger)
+                        try await connection.query(Self.query(StoreSchema.table(of: item).upsert(.numbered), StoreSchema.row(of: item)), logger: logger)
                     case .delete(let item):
-                        try await connection.query(Self.query(StoreSchema.table(of: item).delete { "$\($0)" }, StoreSchema.key(of: item)), logger: logger)
+                        try await connection.query(Self.query(StoreSchema.table(of: item).delete(.numbered), StoreSchema.key(of: item)), logger: logger)
                     }
                 }
                 for (origin, serial) in change.serials {
