@@ -171,8 +171,8 @@ extension UpdateHandler {
                 kind = .ixfrSOA
                 records = [zone.soa]
             } else {
-                let journal = (try? await store.journal(origin: zone.origin)) ?? []
-                Gauge(label: "cdnsd_journal_entries", dimensions: [("zone", zone.origin.presentationWithoutDot)]).record(journal.count)
+                let journal = (try? await store.journal(origin: zone.origin, since: soa.serial)) ?? []
+                Gauge(label: "cdnsd_journal_entries_sent", dimensions: [("zone", zone.origin.presentationWithoutDot)]).record(journal.count)
                 if let found = builder.ixfrRecords(from: soa.serial, journal: journal) {
                     kind = .ixfr
                     records = found.records

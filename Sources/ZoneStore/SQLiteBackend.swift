@@ -149,6 +149,15 @@ public final class SQLiteBackend: StoreBackend {
         }
     }
 
+    public func journal(origin: DNSName, since serial: UInt32) async throws(ZoneStoreError) -> [ZoneDelta] {
+        let key = SQLValue.text(origin.lowercased().description)
+        return try await reader.run { connection throws(ZoneStoreError) -> [ZoneDelta] in
+            try connection.run(StoreSchema.journalSinceSelect(placeholders: ["?", "?", "?"]), [key, key, .integer(Int64(serial))]).map {
+                row throws(ZoneStoreError) in try StoreSchema.journalDelta(origin: origin, row: row)
+            }
+        }
+    }
+
     public func checkHealth() async throws(ZoneStoreError) {
         _ = try await reader.run { connection throws(ZoneStoreError) in try connection.run("SELECT count(*) FROM schema_version") }
     }

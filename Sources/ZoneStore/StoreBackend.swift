@@ -30,6 +30,12 @@ public protocol StoreBackend: Sendable {
     /// The journal of zone `origin`, oldest first: what IXFR answers from.
     func journal(origin: DNSName) async throws(ZoneStoreError) -> [ZoneDelta]
 
+    /// The journal of `origin` from the newest entry that starts at
+    /// `serial` on, oldest first; empty when no entry starts there. An
+    /// IXFR reads only what the secondary lacks, not a large import
+    /// journalled long before.
+    func journal(origin: DNSName, since serial: UInt32) async throws(ZoneStoreError) -> [ZoneDelta]
+
     /// Throws when the storage cannot be reached; for health checks. Never
     /// waits behind a write in progress.
     func checkHealth() async throws(ZoneStoreError)
@@ -41,6 +47,12 @@ public typealias CommitPreparation<Outcome> = @Sendable (_ missed: [LoggedChange
 
 extension StoreBackend {
     public func checkHealth() async throws(ZoneStoreError) {}
+
+    public func journal(origin: DNSName, since serial: UInt32) async throws(ZoneStoreError) -> [ZoneDelta] {
+        let journal = try await journal(origin: origin)
+        guard let start = journal.lastIndex(where: { $0.fromSerial == serial }) else { return [] }
+        return Array(journal[start...])
+    }
 }
 
 /// Keeps everything in memory: for tests and embedding, where data may die

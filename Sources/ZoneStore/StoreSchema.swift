@@ -410,6 +410,14 @@ public enum StoreSchema {
         "SELECT from_serial, to_serial, created_at, removed, added FROM zone_journal WHERE origin = \(placeholder) ORDER BY position"
     }
 
+    /// `journalSelect` from the newest entry whose from-serial is given:
+    /// `placeholders` are for the origin, the serial and the origin again,
+    /// and appear in the text in the order origin, origin, serial.
+    public static func journalSinceSelect(placeholders: [String]) -> String {
+        "SELECT from_serial, to_serial, created_at, removed, added FROM zone_journal WHERE origin = \(placeholders[0]) AND position >= "
+            + "(SELECT max(position) FROM zone_journal WHERE origin = \(placeholders[2]) AND from_serial = \(placeholders[1])) ORDER BY position"
+    }
+
     /// One row of `journalSelect`.
     public static func journalDelta(origin: DNSName, row: [SQLValue]) throws(ZoneStoreError) -> ZoneDelta {
         guard row.count == 5, let from = row[0].integer, let to = row[1].integer, let created = row[2].integer,

@@ -85,6 +85,12 @@ public actor ZoneRecordStore: RecordStore {
         try await backend.journal(origin: origin)
     }
 
+    /// The journal of `origin` from the newest entry that starts at
+    /// `serial`; empty when none does (the secondary needs AXFR).
+    public nonisolated func journal(origin: DNSName, since serial: UInt32) async throws(ZoneStoreError) -> [ZoneDelta] {
+        try await backend.journal(origin: origin, since: serial)
+    }
+
     public func subscribe(_ subscriber: any SnapshotSubscriber) async {
         subscribers.append(subscriber)
         await subscriber.apply(current)

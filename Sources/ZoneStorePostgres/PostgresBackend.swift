@@ -225,6 +225,21 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
+    public func journal(origin: DNSName, since serial: UInt32) async throws(ZoneStoreError) -> [ZoneDelta] {
+        do {
+            return try await client.withConnection { connection -> [ZoneDelta] in
+                try await Self.rows(StoreSchema.journalSinceSelect(placeholders: ["$1", "$2", "$1"]),
+                                    [.text(origin.lowercased().description), .integer(Int64(serial))],
+                                    kinds: [.integer, .integer, .integer, .text, .text], on: connection, logger: logger)
+                    .map { row in try StoreSchema.journalDelta(origin: origin, row: row) }
+            }
+        } catch let error as ZoneStoreError {
+            throw error
+        } catch {
+            throw Self.failure("reading the journal", error)
+        }
+    }
+
     public func journal(origin: DNSName) async throws(ZoneStoreError) -> [ZoneDelta] {
         do {
             return try await client.withConnection { connection -> [ZoneDelta] in

@@ -129,6 +129,9 @@ struct ChangeLogTests {
             #expect(delta.removed.first.flatMap { if case .soa(let soa) = $0.data { soa.serial } else { nil } } == delta.fromSerial)
             #expect(delta.added.first.flatMap { if case .soa(let soa) = $0.data { soa.serial } else { nil } } == delta.toSerial)
         }
+        // What an IXFR from a secondary at start + 1 reads: only the entries after it.
+        #expect(try await store.journal(origin: "svc.test.", since: start + 1).map(\.fromSerial) == [start + 1, start + 2])
+        #expect(try await store.journal(origin: "svc.test.", since: start + 40).isEmpty)
         // A write that changes nothing served (an account) is no zone change.
         try await store.putAccount(Account(username: "u", passwordHash: "h", subdomain: "s", allowFrom: []))
         #expect(try await store.journal(origin: "svc.test.").count == 3)
