@@ -72,23 +72,29 @@ struct ChallengeEndToEndTests {
         // Ask for foo.svc.test A and for its challenge TXT every 20 ms while lego runs.
         let port = cdnsd.dnsPort
         let query = try DNSMessage(header: DNSHeader(id: 9), questions: [Question(name: "foo.svc.test.", type: .a)]).encode()
-        func describe(_ reply: DNSMessage?) -> String {
+        @Sendable func describe(_ reply: DNSMessage?) -> String {
             reply.map { "\($0.header.rcode) " + $0.answers.map(\.description).joined(separator: " | ") } ?? "no reply"
         }
         let wildcard = describe(try DNSMessage(decoding: TestDNSClient.udp(query, port: port)))
         #expect(wildcard.hasSuffix("IN A 10.8.10.252"), "\(wildcard)")
         let running = Mutex(true)
-        let observer = Task.detached { () -> (answers: [String], whileLive: Int) in
-            var answers: [String] = []
-            var whileLive = 0
+        // On a thread of its own: this test blocks a cooperative thread in
+        // ManagedProcess.run, and parallel tests may hold the others.
+        let observed = Mutex<(answers: [String], whileLive: Int)>(([], 0))
+        let finished = DispatchSemaphore(value: 0)
+        let observer = Thread {
             while running.withLock({ $0 }) {
                 let live = !((try? TestDNSClient.txtValues("_acme-challenge.foo.svc.test.", port: port)) ?? []).isEmpty
-                answers.append(describe(try? DNSMessage(decoding: TestDNSClient.udp(query, port: port))))
-                if live { whileLive += 1 }
+                let answer = describe(try? DNSMessage(decoding: TestDNSClient.udp(query, port: port)))
+                observed.withLock {
+                    $0.answers.append(answer)
+                    if live { $0.whileLive += 1 }
+                }
                 usleep(20_000)
             }
-            return (answers, whileLive)
+            finished.signal()
         }
+        observer.start()
         let run = try ManagedProcess.run(lego, [
             "--server", pebble.directoryURL, "--email", "admin@svc.test", "--accept-tos", "--path", directory.url.appendingPathComponent("lego").path,
             "--dns", "httpreq", "--dns.resolvers", "127.0.0.1:\(cdnsd.dnsPort)", "--dns.disable-cp", "-d", "foo.svc.test", "run",
@@ -98,11 +104,12 @@ struct ChallengeEndToEndTests {
             "HTTPREQ_PROPAGATION_TIMEOUT": "30", "HTTPREQ_POLLING_INTERVAL": "1",
         ], timeout: 180)
         running.withLock { $0 = false }
-        let observed = await observer.value
+        finished.wait()
+        let (answers, whileLive) = observed.withLock { $0 }
         #expect(run.status == 0, "\(run.output)")
-        #expect(observed.whileLive > 0, "the loop never saw the challenge live; it proves nothing")
-        #expect(observed.answers.allSatisfy { $0 == wildcard }, "\(Set(observed.answers))")
-        #expect(observed.answers.count > 10)
+        #expect(whileLive > 0, "the loop never saw the challenge live; it proves nothing")
+        #expect(answers.allSatisfy { $0 == wildcard }, "\(Set(answers))")
+        #expect(answers.count > 10)
     }
 
     @Test("(b) certbot with certbot-dns-acmedns after registering with curl", .enabled(if: certbotReady))
