@@ -1,5 +1,6 @@
 import DNSWire
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -113,23 +114,28 @@ enum TestDNSClient {
     }
 
     /// A loopback port free for both UDP and TCP right now.
+    /// Ports already handed out in this test process.
+    private static let handedOut = Mutex<Set<UInt16>>([])
+
+    /// A loopback port free for UDP and TCP, below the kernel's ephemeral
+    /// range (32768-60999), so that no outgoing connection of a parallel
+    /// test (curl, pebble, PostgreSQL clients) takes it between this check
+    /// and the server binding it, and never the same port twice per process.
     static func freePort() throws -> UInt16 {
-        for _ in 0..<20 {
+        for _ in 0..<200 {
+            let port = UInt16.random(in: 10_000...32_000)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
             let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            var any = address("127.0.0.1", 0)
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &any) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(udp, $0, length) == 0 && getsockname(udp, $0, &length) == 0 }
-            }
-            let port = UInt16(bigEndian: any.sin_port)
             let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var same = address("127.0.0.1", port)
-            let tcpBound = withUnsafePointer(to: &same) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            var target = address("127.0.0.1", port)
+            let free = withUnsafePointer(to: &target) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
             }
             close(udp)
             close(tcp)
-            if bound && tcpBound && port > 1024 { return port }
+            if free { return port }
         }
         throw TestSetupError("no free loopback port")
     }
