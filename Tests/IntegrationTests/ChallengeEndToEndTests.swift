@@ -25,26 +25,11 @@ struct ChallengeEndToEndTests {
         let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort)
         defer { pebble.process.stop() }
 
-        let added = try cdnsd.command(["credential", "add", "lego", "--allow", "*.svc.test", "--from", "127.0.0.0/8"])
-        #expect(added.status == 0, "\(added.output)")
-        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
+        let secret = try await Self.addLegoCredential(cdnsd, ["--allow", "*.svc.test", "--from", "127.0.0.0/8"])
         let listed = try cdnsd.command(["credential", "list"])
         #expect(listed.output.contains("lego\tallow=*.svc.test\tfrom=127.0.0.0/8"))
-        // The running daemon notices the new credential within a second or two.
-        try await waitUntil("credential visible to the daemon", timeout: 30) {
-            let probe = try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("lego:\(secret)".utf8).base64EncodedString()])
-            return probe.status == 400
-        }
 
-        let run = try ManagedProcess.run(lego, [
-            "--server", pebble.directoryURL, "--email", "admin@svc.test", "--accept-tos", "--path", directory.url.appendingPathComponent("lego").path,
-            "--dns", "httpreq", "--dns.resolvers", "127.0.0.1:\(cdnsd.dnsPort)", "--dns.disable-cp",
-            "-d", "*.svc.test", "-d", "svc.test", "run",
-        ], environment: [
-            "LEGO_CA_CERTIFICATES": pebble.httpsCA, "HTTPREQ_ENDPOINT": cdnsd.apiURL,
-            "HTTPREQ_USERNAME": "lego", "HTTPREQ_PASSWORD": String(secret),
-            "HTTPREQ_PROPAGATION_TIMEOUT": "30", "HTTPREQ_POLLING_INTERVAL": "1",
-        ], timeout: 180)
+        let run = try Self.runLego(lego, domains: ["*.svc.test", "svc.test"], secret: secret, cdnsd: cdnsd, pebble: pebble, in: directory)
         #expect(run.status == 0, "\(run.output)\n\(cdnsd.process?.output ?? "")")
         let chain = directory.url.appendingPathComponent("lego/certificates/_.svc.test.crt").path
         try expectIssued(chain: chain, names: ["*.svc.test", "svc.test"], pebble: pebble, in: directory)
@@ -63,11 +48,7 @@ struct ChallengeEndToEndTests {
         defer { cdnsd.stop() }
         let pebble = try PebbleServer.start(in: directory, dnsPort: cdnsd.dnsPort)
         defer { pebble.process.stop() }
-        let added = try cdnsd.command(["credential", "add", "lego", "--allow", "foo.svc.test"])
-        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count))
-        try await waitUntil("credential visible to the daemon", timeout: 30) {
-            try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("lego:\(secret)".utf8).base64EncodedString()]).status == 400
-        }
+        let secret = try await Self.addLegoCredential(cdnsd, ["--allow", "foo.svc.test"])
 
         // Ask for foo.svc.test A and for its challenge TXT every 20 ms while lego runs.
         let port = cdnsd.dnsPort
@@ -95,14 +76,7 @@ struct ChallengeEndToEndTests {
             finished.signal()
         }
         observer.start()
-        let run = try ManagedProcess.run(lego, [
-            "--server", pebble.directoryURL, "--email", "admin@svc.test", "--accept-tos", "--path", directory.url.appendingPathComponent("lego").path,
-            "--dns", "httpreq", "--dns.resolvers", "127.0.0.1:\(cdnsd.dnsPort)", "--dns.disable-cp", "-d", "foo.svc.test", "run",
-        ], environment: [
-            "LEGO_CA_CERTIFICATES": pebble.httpsCA, "HTTPREQ_ENDPOINT": cdnsd.apiURL,
-            "HTTPREQ_USERNAME": "lego", "HTTPREQ_PASSWORD": String(secret),
-            "HTTPREQ_PROPAGATION_TIMEOUT": "30", "HTTPREQ_POLLING_INTERVAL": "1",
-        ], timeout: 180)
+        let run = try Self.runLego(lego, domains: ["foo.svc.test"], secret: secret, cdnsd: cdnsd, pebble: pebble, in: directory)
         running.withLock { $0 = false }
         finished.wait()
         let (answers, whileLive) = observed.withLock { $0 }
@@ -110,6 +84,32 @@ struct ChallengeEndToEndTests {
         #expect(whileLive > 0, "the loop never saw the challenge live; it proves nothing")
         #expect(answers.allSatisfy { $0 == wildcard }, "\(Set(answers))")
         #expect(answers.count > 10)
+    }
+
+    /// Adds the httpreq credential `lego` with `scope` through the CLI while
+    /// the daemon runs, and waits until the daemon takes it; returns its secret.
+    static func addLegoCredential(_ cdnsd: ChallengeDaemon, _ scope: [String]) async throws -> String {
+        let added = try cdnsd.command(["credential", "add", "lego"] + scope)
+        #expect(added.status == 0, "\(added.output)")
+        let secret = String(try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count)))
+        // The running daemon notices the new credential within a second or two.
+        try await waitUntil("credential visible to the daemon", timeout: 30) {
+            try Curl.post("\(cdnsd.apiURL)/present", json: "{}", headers: ["Authorization: Basic " + Data("lego:\(secret)".utf8).base64EncodedString()]).status == 400
+        }
+        return secret
+    }
+
+    /// Unmodified lego issuing `domains` from pebble through cdnsd's httpreq API.
+    static func runLego(_ lego: String, domains: [String], secret: String, cdnsd: ChallengeDaemon, pebble: PebbleServer,
+                        in directory: TemporaryDirectory) throws -> (status: Int32, output: String) {
+        try ManagedProcess.run(lego, [
+            "--server", pebble.directoryURL, "--email", "admin@svc.test", "--accept-tos", "--path", directory.url.appendingPathComponent("lego").path,
+            "--dns", "httpreq", "--dns.resolvers", "127.0.0.1:\(cdnsd.dnsPort)", "--dns.disable-cp",
+        ] + domains.flatMap { ["-d", $0] } + ["run"], environment: [
+            "LEGO_CA_CERTIFICATES": pebble.httpsCA, "HTTPREQ_ENDPOINT": cdnsd.apiURL,
+            "HTTPREQ_USERNAME": "lego", "HTTPREQ_PASSWORD": secret,
+            "HTTPREQ_PROPAGATION_TIMEOUT": "30", "HTTPREQ_POLLING_INTERVAL": "1",
+        ], timeout: 180)
     }
 
     @Test("(b) certbot with certbot-dns-acmedns after registering with curl", .enabled(if: certbotReady))
