@@ -1,4 +1,9 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One connection to an SQLite file through the system libsqlite3, with its
 /// prepared statements kept for reuse. Not thread-safe: its owner serialises use.
@@ -7,8 +12,9 @@ final class SQLiteConnection {
     private var statements: [String: OpaquePointer] = [:]
     let path: String
 
-    /// Opens (creating if needed) the file in WAL mode with a busy timeout;
-    /// `synchronous = FULL` so that a committed transaction survives power loss.
+    /// Opens (creating if needed) the file in WAL mode, waiting up to 5 s
+    /// for another process's lock (see `retryWhileBusy`); `synchronous =
+    /// FULL` so that a committed transaction survives power loss.
     init(path: String) throws(ZoneStoreError) {
         self.path = path
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -18,7 +24,7 @@ final class SQLiteConnection {
             handle = nil
             throw ZoneStoreError(.storage, "cannot open SQLite database \(path): \(message)")
         }
-        sqlite3_busy_timeout(handle, 5000)
+        sqlite3_busy_handler(handle, Self.retryWhileBusy, nil)
         try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
     }
 
@@ -90,6 +96,16 @@ final class SQLiteConnection {
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw failure("preparing \(sql)") }
         statements[sql] = statement
         return statement
+    }
+
+    /// Retries a locked database every 250 µs for up to 5 s. SQLite's own
+    /// busy timeout backs off to sleeps of 25-100 ms, so a writer that
+    /// finds the lock held for a millisecond by another process (a CLI
+    /// command committing) would lose tens of milliseconds.
+    private static let retryWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, attempts in
+        guard attempts < 20_000 else { return 0 }
+        usleep(250)
+        return 1
     }
 
     /// SQLITE_TRANSIENT, a macro Swift does not import: SQLite copies the bytes.

@@ -137,19 +137,26 @@ public enum StoreSchema {
             self.columns = columns
             self.kinds = kinds
             self.keyCount = keyCount
-            var upserts: [String] = []
-            var deletes: [String] = []
-            for style in [Placeholders.question, .numbered] {
-                let placeholder: (Int) -> String = { style == .question ? "?" : "$\($0)" }
-                let values = columns.indices.map { placeholder($0 + 1) }.joined(separator: ", ")
-                let key = columns.prefix(keyCount).joined(separator: ", ")
-                let updates = columns.dropFirst(keyCount).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-                upserts.append("INSERT INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (\(key)) DO UPDATE SET \(updates)")
-                let conditions = columns.prefix(keyCount).enumerated().map { "\($1) = \(placeholder($0 + 1))" }.joined(separator: " AND ")
-                deletes.append("DELETE FROM \(name) WHERE \(conditions)")
-            }
-            self.upserts = upserts
-            self.deletes = deletes
+            upserts = [Self.upsert(name, columns, keyCount) { _ in "?" }, Self.upsert(name, columns, keyCount) { "$\($0)" }]
+            deletes = [Self.delete(name, columns, keyCount) { _ in "?" }, Self.delete(name, columns, keyCount) { "$\($0)" }]
+        }
+
+        /// The upsert with its parameters numbered from `$first`, for one
+        /// statement that carries several (PostgreSQL).
+        public func upsert(numberedFrom first: Int) -> String { Self.upsert(name, columns, keyCount) { "$\($0 + first - 1)" } }
+        /// The delete with its parameters numbered from `$first`.
+        public func delete(numberedFrom first: Int) -> String { Self.delete(name, columns, keyCount) { "$\($0 + first - 1)" } }
+
+        private static func upsert(_ name: String, _ columns: [String], _ keyCount: Int, _ placeholder: (Int) -> String) -> String {
+            let values = columns.indices.map { placeholder($0 + 1) }.joined(separator: ", ")
+            let key = columns.prefix(keyCount).joined(separator: ", ")
+            let updates = columns.dropFirst(keyCount).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            return "INSERT INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (\(key)) DO UPDATE SET \(updates)"
+        }
+
+        private static func delete(_ name: String, _ columns: [String], _ keyCount: Int, _ placeholder: (Int) -> String) -> String {
+            let conditions = columns.prefix(keyCount).enumerated().map { "\($1) = \(placeholder($0 + 1))" }.joined(separator: " AND ")
+            return "DELETE FROM \(name) WHERE \(conditions)"
         }
 
         /// Every row, in a stable order.

@@ -30,6 +30,14 @@ public actor ZoneRecordStore: RecordStore {
     private var committing = false
     /// Someone asked to apply what other writers committed.
     private var catchUpWaiters: [CheckedContinuation<Result<Int, ZoneStoreError>, Never>] = []
+    /// When this store last knew it had everything committed so far (a
+    /// load, a commit, a catch-up). A write after a quiet spell catches up
+    /// first, outside the backend's lock, so that the lock is never held
+    /// while replaying a long run of other writers' changes (a CLI process
+    /// that loaded the store a second ago, a replica that was idle).
+    private var lastSynchronised = ContinuousClock.now
+    /// How old `lastSynchronised` may be before a write catches up first.
+    private static let staleAfter = Duration.milliseconds(50)
     /// Stored records and challenge values that fall in no zone (a zone
     /// was removed); kept in storage, not served.
     public private(set) var orphanedRecords = 0
@@ -410,6 +418,13 @@ public actor ZoneRecordStore: RecordStore {
     private func commit(_ plans: [(StoreView) throws(ZoneStoreError) -> WritePlan]) async -> [Result<Int, ZoneStoreError>] {
         let box = Plans(plans: plans)
         let settings = challengeSettings
+        if ContinuousClock.now - lastSynchronised > Self.staleAfter {
+            do {
+                try await applyMissed()
+            } catch {
+                return plans.map { _ in .failure(error) }
+            }
+        }
         while true {
             let base = state
             let baseSnapshot = current
@@ -464,6 +479,7 @@ public actor ZoneRecordStore: RecordStore {
 
     /// Makes `state` and `snapshot` current, for readers and subscribers.
     private func publish(_ state: StoreState, _ snapshot: ZoneSnapshot) async {
+        lastSynchronised = ContinuousClock.now
         let changedZones = snapshot.generation != current.generation
         self.state = state
         current = snapshot
@@ -478,11 +494,15 @@ public actor ZoneRecordStore: RecordStore {
     /// store's position; returns how many.
     @discardableResult
     private func applyMissed() async throws(ZoneStoreError) -> Int {
+        let asked = ContinuousClock.now
         guard let changes = try await backend.changes(after: state.position) else {
             try await fullReload()
             return 1
         }
-        guard !changes.isEmpty else { return 0 }
+        guard !changes.isEmpty else {
+            lastSynchronised = asked
+            return 0
+        }
         var staged = Staging(base: state, snapshot: current, settings: challengeSettings)
         for change in changes {
             guard case .operations(let operations, let serials) = change.body, change.position == staged.state.position + 1 else {

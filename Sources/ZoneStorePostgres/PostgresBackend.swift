@@ -186,28 +186,6 @@ public final class PostgresBackend: StoreBackend {
                 guard let change else { return outcome }
                 let next = position + Int64(missed.count) + 1
                 let now = Int64(Date().timeIntervalSince1970)
-                try await connection.query(Self.query("INSERT INTO changes (position, created_at, body) VALUES ($1, $2, $3)",
-                                                      [.integer(next), .integer(now), .text(StoreSchema.encode(change.logged))]), logger: logger)
-                for operation in change.operations {
-                    switch operation {
-                    case .put(let item):
-                        try await connection.query(Self.query(StoreSchema.table(of: item).upsert(.numbered), StoreSchema.row(of: item)), logger: logger)
-                    case .delete(let item):
-                        try await connection.query(Self.query(StoreSchema.table(of: item).delete(.numbered), StoreSchema.key(of: item)), logger: logger)
-                    }
-                }
-                for (origin, serial) in change.serials {
-                    try await connection.query(
-                        "INSERT INTO zone_serials (origin, serial) VALUES (\(origin.lowercased().description), \(Int64(serial))) ON CONFLICT (origin) DO UPDATE SET serial = excluded.serial",
-                        logger: logger)
-                }
-                for delta in change.deltas {
-                    try await connection.query(Self.query(
-                        "INSERT INTO zone_journal (origin, position, from_serial, to_serial, created_at, removed, added) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        [.text(delta.origin.lowercased().description), .integer(next), .integer(Int64(delta.fromSerial)),
-                         .integer(Int64(delta.toSerial)), .integer(delta.createdAt), .text(StoreSchema.journalText(delta.removed)),
-                         .text(StoreSchema.journalText(delta.added))]), logger: logger)
-                }
                 if next % 64 == 0 {
                     try await connection.query(Self.query("DELETE FROM changes WHERE position <= $1", [.integer(next - Int64(retention.changes))]), logger: logger)
                     try await connection.query(Self.query("DELETE FROM zone_journal WHERE created_at < $1", [.integer(now - retention.journalMaxAge)]), logger: logger)
@@ -215,7 +193,9 @@ public final class PostgresBackend: StoreBackend {
                         "DELETE FROM zone_journal j USING (SELECT origin, position, row_number() OVER (PARTITION BY origin ORDER BY position DESC) AS age FROM zone_journal) o WHERE j.origin = o.origin AND j.position = o.position AND o.age > $1",
                         [.integer(Int64(retention.journalPerZone))]), logger: logger)
                 }
-                try await connection.query("SELECT pg_notify(\(Self.channel), \(replicaID))", logger: logger)
+                for statement in CommitStatements(position: next, createdAt: now, change: change, channel: Self.channel, replicaID: replicaID).statements {
+                    try await connection.query(Self.query(statement.sql, statement.parameters), logger: logger)
+                }
                 return outcome
             }
         } catch let error as ZoneStoreError {

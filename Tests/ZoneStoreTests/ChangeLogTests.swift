@@ -138,6 +138,28 @@ struct ChangeLogTests {
         #expect(store.snapshot()["svc.test."]?.serial == start + 3)
     }
 
+    @Test("one commit that writes a row, deletes it and writes others keeps exactly the end result, in the database too", arguments: Backend.available)
+    func commitKeepsOperationOrder(backend: Backend) async throws {
+        let shared = try await Shared(backend)
+        defer { shared.fixture.remove() }
+        let writer = try await shared.open()
+        let name: DNSName = "_acme-challenge.order.svc.test."
+        let records = try (1...40).map { try ResourceRecord(presentation: "h\($0).order.svc.test. 60 A 192.0.2.\($0)") }
+        // Distinct rows only: PostgreSQL gets them in one statement.
+        _ = try await writer.write { _ in (records.map { .put(.record($0, fromConfiguration: false)) }, 1) }
+        // The same row twice: they must run in order.
+        _ = try await writer.write { _ in
+            ([.put(.challenge(Self.challenge(name, "gone"))), .delete(.challenge(Self.challenge(name, "gone"))),
+              .put(.challenge(Self.challenge(name, "kept")))], 1)
+        }
+        #expect(await RecordStoreTests.txt(writer, name) == ["kept"])
+        let fresh = try await shared.open()
+        #expect(await RecordStoreTests.txt(fresh, name) == ["kept"])
+        #expect(fresh.view().storedRecords(at: "h40.order.svc.test.").count == 1)
+        #expect(records.allSatisfy { fresh.snapshot().lookup($0.name, type: .a).answer.count == 1 })
+        #expect(fresh.snapshot()["svc.test."]?.serial == writer.snapshot()["svc.test."]?.serial)
+    }
+
     @Test("the health check answers while another process holds SQLite's write lock; a write waits for it")
     func healthDoesNotTakeTheWriteLock() async throws {
         let fixture = try await RecordStoreTests.Fixture(.sqlite)
