@@ -129,6 +129,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ACMEClientTests", dependencies: ["ACMEClient"]),
+        .testTarget(name: "CDNSDaemonTests", dependencies: ["CDNSDaemon", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["DNSWire", "DNSServer", "ZoneStore", "ZoneStorePostgres", "ACMEClient", "CDNSTestSupport", .product(name: "Logging", package: "swift-log"),

@@ -132,6 +132,27 @@ public struct CDNSConfiguration: Sendable {
         "log": ["level", "format"],
     ]
     static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records", "transfer", "notify", "notify_nameservers"]
+    /// A zone's `transfer = { … }` inline table.
+    static let transferKeys: Set<String> = ["allow", "keys"]
+
+    /// Every table the parser reads and the keys it accepts in each, by the
+    /// path errors show (`dns`, `zone`, `zone.transfer`, `tsig`): the same
+    /// sets the "unknown key" check refuses others with, so
+    /// Docs/configuration.md is checked against what the parser knows.
+    public static var keyTables: [String: Set<String>] {
+        sections.merging(["zone": zoneKeys, "zone.transfer": transferKeys, "tsig": tsigTableKeys]) { $1 }
+    }
+
+    /// Every `CDNS_*` variable the environment may set, with `<N>` for a
+    /// zone's index: `CDNS_<SECTION>_<KEY>` for every section key and
+    /// `CDNS_ZONE_<N>_<KEY>` for every zone key (`[[tsig]]` tables and the
+    /// keys inside `transfer` have none of their own).
+    public static var environmentVariables: Set<String> {
+        var names: Set<String> = []
+        for (section, keys) in sections { for key in keys { names.insert("CDNS_\(section.uppercased())_\(key.uppercased())") } }
+        for key in zoneKeys { names.insert("CDNS_ZONE_<N>_\(key.uppercased())") }
+        return names
+    }
 
     /// The zone served when no configuration file is given, so that
     /// `dig @127.0.0.1 -p 5353 www.demo.test` answers at once.
@@ -399,7 +420,7 @@ public struct CDNSConfiguration: Sendable {
                 throw zone.error("transfer", value, "expected a table, e.g. transfer = { allow = [\"10.0.0.0/8\"], keys = [\"sec1\"] }")
             }
             let reader = try ConfigReader(source: entry.origin, path: "zone[\(index)].transfer", entries: fields.mapValues { ConfigEntry(value: $0, origin: entry.origin) },
-                                          known: ["allow", "keys"])
+                                          known: transferKeys)
             var allow: [IPNetwork] = []
             for (position, text) in try reader.strings("allow", default: []).enumerated() {
                 guard let network = IPNetwork(text) else {

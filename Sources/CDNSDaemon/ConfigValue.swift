@@ -71,6 +71,9 @@ struct ConfigReader {
         self.path = path
         self.entries = entries
         self.known = known
+        // A table whose keys are not in `CDNSConfiguration.keyTables` would
+        // escape the reference test of Docs/configuration.md: declare it there.
+        assert(CDNSConfiguration.keyTables.values.contains(known), "ConfigReader for \(path): its keys are not in CDNSConfiguration.keyTables")
         for key in entries.keys.sorted() where !known.contains(key) {
             throw ConfigurationError(source: entries[key]?.origin ?? source, key: "\(path).\(key)", value: entries[key]?.value.description,
                                      reason: "unknown key; expected one of \(known.sorted().joined(separator: ", "))")
