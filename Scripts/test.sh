@@ -32,6 +32,9 @@ requirements=(
     python3-venv:/usr/lib/python3.11/ensurepip
     curl:curl
     openssl:openssl
+    python3-yaml:/usr/lib/python3/dist-packages/yaml
+    systemd:systemd-analyze
+    prometheus:promtool
 )
 missing=()
 for pair in "${requirements[@]}"; do

@@ -1,0 +1,248 @@
+import Foundation
+import Testing
+
+/// Examples/ validated: the configurations pass `cdnsd check-config`, the
+/// systemd unit `systemd-analyze verify`, the Containerfile names only
+/// files that exist and installs what cdnsd links, the Compose and
+/// Kubernetes files parse as YAML and agree with cdnsd, and Traefik's lego
+/// settings from the Compose file issue a certificate from pebble.
+@Suite("Examples/ validated")
+struct ExamplesTests {
+    static let examples = Programs.repositoryRoot.appendingPathComponent("Examples")
+
+    static func checkConfig(_ file: String, _ environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try ManagedProcess.run(Programs.cdnsd, ["check-config", "--config", examples.appendingPathComponent(file).path], environment: environment)
+    }
+
+    /// A YAML file (every document) as JSON values, parsed by PyYAML.
+    static func yaml(_ file: String) throws -> [Any] {
+        let python = try Programs.require("python3")
+        let run = try ManagedProcess.run(python, ["-c", "import sys, yaml, json; json.dump(list(yaml.safe_load_all(open(sys.argv[1]))), sys.stdout)",
+                                                  examples.appendingPathComponent(file).path])
+        guard run.status == 0, let documents = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [Any] else {
+            throw TestSetupError("\(file) is not YAML (python3 with PyYAML, Debian's python3-yaml):\n\(run.output)")
+        }
+        return documents
+    }
+
+    @Test("the configurations of Examples/ pass check-config", arguments: [
+        ("svc.dev.toml", [String: String]()),
+        ("container.toml", ["CDNS_DNS_LISTEN": "0.0.0.0:5353,[::]:5353", "CDNS_API_LISTEN": "0.0.0.0:8053", "CDNS_STORAGE_PATH": "/var/lib/cdnsd/cdnsd.sqlite"]),
+        ("traefik-step-ca/cdnsd.toml", [:]),
+        ("production/postgres-replicas.toml", ["CDNS_STORAGE_URL": "postgres://cdnsd:secret@db.svc.dev:5432/cdnsd?sslmode=require"]),
+    ])
+    func configurationsCheck(file: String, environment: [String: String]) throws {
+        let run = try Self.checkConfig(file, environment)
+        #expect(run.status == 0, "\(file): \(run.output)")
+        #expect(run.output.contains("svc.dev"), "\(run.output)")
+    }
+
+    @Test("production/svc.dev.toml passes check-config once its CA root exists, and names it when it does not")
+    func productionConfiguration() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let missing = try Self.checkConfig("production/svc.dev.toml")
+        if !FileManager.default.isReadableFile(atPath: "/etc/cdnsd/root_ca.crt") {
+            #expect(missing.status == 78, "\(missing.output)")
+            #expect(missing.output.contains("acme.ca_roots = \"/etc/cdnsd/root_ca.crt\": cannot read this file"), "\(missing.output)")
+        }
+        let root = try directory.file("root_ca.crt", "")
+        let run = try Self.checkConfig("production/svc.dev.toml", ["CDNS_ACME_CA_ROOTS": root])
+        #expect(run.status == 0, "\(run.output)")
+    }
+
+    @Test("cdnsd.service: the options issue 18 asks for, and systemd-analyze verify prints nothing", .enabled(if: Programs.runnable("systemd-analyze")))
+    func systemdUnit() throws {
+        let unit = try String(contentsOf: Self.examples.appendingPathComponent("cdnsd.service"), encoding: .utf8)
+        for option in ["Type=simple", "DynamicUser=yes", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "StateDirectory=cdnsd", "ProtectSystem=strict",
+                       "NoNewPrivileges=yes", "SystemCallFilter=@system-service", "ExecReload=/bin/kill -HUP $MAINPID",
+                       "ExecStart=/usr/local/bin/cdnsd serve --config /etc/cdnsd/cdnsd.toml"] {
+            #expect(unit.components(separatedBy: "\n").contains(option), "\(option) missing")
+        }
+        // verify wants ExecStart's binary to exist: the built one stands in for /usr/local/bin/cdnsd.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let analyze = try Programs.require("systemd-analyze")
+        let installed = try directory.file("cdnsd.service", unit.replacingOccurrences(of: "/usr/local/bin/cdnsd", with: Programs.cdnsd))
+        let run = try ManagedProcess.run(analyze, ["verify", installed])
+        #expect(run.status == 0 && run.output.isEmpty, "systemd-analyze verify: \(run.output)")
+        // The negative case: verify reports a misspelt option (and still exits 0, so the output decides).
+        let broken = try directory.file("broken.service", unit.replacingOccurrences(of: "/usr/local/bin/cdnsd", with: Programs.cdnsd)
+            .replacingOccurrences(of: "ProtectSystem=strict", with: "ProtectSytem=strict"))
+        let refused = try ManagedProcess.run(analyze, ["verify", broken])
+        #expect(refused.output.contains("Unknown key"), "\(refused.output)")
+    }
+
+    @Test("Containerfile: copies what exists, installs what cdnsd links, runs as a non-root user with known CDNS_* variables")
+    func containerfile() throws {
+        let text = try String(contentsOf: Self.examples.appendingPathComponent("Containerfile"), encoding: .utf8)
+        let lines = text.replacingOccurrences(of: "\\\n", with: " ").components(separatedBy: "\n").filter { !$0.hasPrefix("#") }
+        let stages = lines.filter { $0.hasPrefix("FROM ") }
+        #expect(stages.count == 2, "\(stages)")
+        let runtimeStart = try #require(lines.lastIndex { $0.hasPrefix("FROM ") })
+        let runtime = Array(lines[runtimeStart...])
+        // Every COPY from the build context exists in the repository.
+        for line in lines where line.hasPrefix("COPY ") && !line.contains("--from=") {
+            let parts = line.split(separator: " ").dropFirst().map(String.init)
+            for source in parts.dropLast() {
+                #expect(FileManager.default.fileExists(atPath: Programs.repositoryRoot.appendingPathComponent(source).path), "COPY \(source): no such file")
+            }
+        }
+        // Non-root.
+        let user = try #require(runtime.last { $0.hasPrefix("USER ") })
+        #expect(!["USER root", "USER 0", "USER root:root", "USER 0:0"].contains(user))
+        // The runtime stage installs the Debian packages of every library cdnsd links outside the Swift runtime
+        // (linked statically by --static-swift-stdlib).
+        let install = runtime.first { $0.contains("apt-get install") } ?? ""
+        let ldd = try ManagedProcess.run("/usr/bin/ldd", [Programs.cdnsd])
+        for line in ldd.output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, fields[1] == "=>", !fields[2].contains("/swift/") else { continue }
+            let dpkg = try ManagedProcess.run("/usr/bin/dpkg", ["-S", String(fields[2]).replacingOccurrences(of: "/usr/lib/", with: "/lib/")])
+            guard let package = dpkg.output.split(separator: ":").first.map(String.init), dpkg.status == 0 else { continue }
+            if ["libc6", "libgcc-s1"].contains(package) { continue }  // in every Debian image
+            #expect(install.split(separator: " ").contains { $0 == package }, "\(fields[2]) comes from \(package), which the runtime stage does not install")
+        }
+        // The ENV the image sets is accepted by cdnsd with the configuration it copies.
+        var environment: [String: String] = [:]
+        if let env = runtime.first(where: { $0.hasPrefix("ENV ") }) {
+            let regex = try NSRegularExpression(pattern: #"([A-Z_]+)="([^"]*)""#)
+            for match in regex.matches(in: env, range: NSRange(env.startIndex..., in: env)) {
+                guard let name = Range(match.range(at: 1), in: env), let value = Range(match.range(at: 2), in: env) else { continue }
+                environment[String(env[name])] = String(env[value])
+            }
+        }
+        #expect(environment.keys.contains("CDNS_DNS_LISTEN"))
+        let run = try Self.checkConfig("container.toml", environment)
+        #expect(run.status == 0, "\(run.output)")
+        #expect(text.contains("COPY Examples/container.toml /etc/cdnsd/cdnsd.toml") && text.contains("\"--config\", \"/etc/cdnsd/cdnsd.toml\""))
+    }
+
+    @Test("cert-manager manifests: YAML with the fields the solvers need", .enabled(if: Programs.runnable("python3")))
+    func certManagerManifests() throws {
+        for (file, solver) in [("kubernetes/cert-manager-rfc2136.yaml", "rfc2136"), ("kubernetes/cert-manager-acme-dns.yaml", "acmeDNS")] {
+            let documents = try Self.yaml(file).compactMap { $0 as? [String: Any] }
+            #expect(documents.map { $0["kind"] as? String } == ["ClusterIssuer", "Certificate"], "\(file)")
+            for document in documents { #expect(document["apiVersion"] as? String == "cert-manager.io/v1") }
+            let acme = try #require((documents[0]["spec"] as? [String: Any])?["acme"] as? [String: Any])
+            #expect((acme["server"] as? String)?.hasSuffix("/directory") == true)
+            #expect(Data(base64Encoded: acme["caBundle"] as? String ?? "") != nil, "caBundle is not base64")
+            let solvers = try #require(acme["solvers"] as? [[String: Any]])
+            let dns01 = try #require(solvers.first?["dns01"] as? [String: Any])
+            let settings = try #require(dns01[solver] as? [String: Any], "\(file): no \(solver) solver")
+            if solver == "rfc2136" {
+                #expect(["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"].contains(settings["tsigAlgorithm"] as? String ?? ""))
+                #expect(settings["nameserver"] as? String == "10.8.10.253:53")
+                #expect(settings["tsigKeyName"] as? String == "cert-manager")
+                #expect((settings["tsigSecretSecretRef"] as? [String: Any])?["key"] as? String == "secret")
+            } else {
+                #expect((settings["host"] as? String)?.hasPrefix("https://dns.svc.dev") == true)
+                #expect((settings["accountSecretRef"] as? [String: Any])?["key"] as? String == "acmedns.json")
+            }
+            let certificate = try #require(documents[1]["spec"] as? [String: Any])
+            #expect(certificate["dnsNames"] as? [String] == ["svc.dev", "*.svc.dev"])
+            let issuer = try #require(certificate["issuerRef"] as? [String: Any])
+            #expect(issuer["name"] as? String == (documents[0]["metadata"] as? [String: Any])?["name"] as? String)
+        }
+        // The account file cert-manager reads: what `cdnsd account add` prints, keyed by the name.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = Self.examples.appendingPathComponent("traefik-step-ca/cdnsd.toml").path
+        let added = try ManagedProcess.run(Programs.cdnsd, ["account", "add", "--for", "svc.dev", "--config", configuration],
+                                           environment: ["CDNS_STORAGE_PATH": directory.url.appendingPathComponent("data/cdnsd.sqlite").path])
+        let output = added.output
+        #expect(added.status == 0, "\(output)")
+        let start = try #require(output.firstIndex(of: "{"), "\(output)")
+        let end = try #require(output.lastIndex(of: "}"), "\(output)")
+        let json = String(output[start...end])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: Any]]
+        let account = try #require(parsed?["svc.dev"], "\(output)")
+        for key in ["username", "password", "fulldomain", "subdomain"] { #expect(account[key] is String, "\(key) missing") }
+    }
+
+    @Test("traefik-step-ca/docker-compose.yml: YAML, consistent with cdnsd, and Traefik's lego settings issue from pebble",
+          .enabled(if: Programs.runnable("python3", "pebble", "lego", "openssl", "curl")))
+    func traefikCompose() throws {
+        let compose = try #require(try Self.yaml("traefik-step-ca/docker-compose.yml").first as? [String: Any])
+        let services = try #require(compose["services"] as? [String: [String: Any]])
+        let folder = Self.examples.appendingPathComponent("traefik-step-ca")
+        // cdnsd: built from the Containerfile, its configuration mounted where its command reads it.
+        let cdnsd = try #require(services["cdnsd"])
+        let build = try #require(cdnsd["build"] as? [String: String])
+        let context = folder.appendingPathComponent(build["context"] ?? "").standardized
+        #expect(context.path == Programs.repositoryRoot.standardized.path)
+        #expect(FileManager.default.fileExists(atPath: context.appendingPathComponent(build["dockerfile"] ?? "").path))
+        let command = try #require(cdnsd["command"] as? [String])
+        let mounts = (cdnsd["volumes"] as? [String] ?? []).map { $0.split(separator: ":").map(String.init) }
+        let configMount = try #require(mounts.first { $0.count >= 2 && $0[1] == command.last })
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(configMount[0]).path), "\(configMount[0]) missing")
+        let cdnsdEnvironment = try #require(cdnsd["environment"] as? [String: String])
+        let checked = try Self.checkConfig("traefik-step-ca/" + configMount[0], cdnsdEnvironment)
+        #expect(checked.status == 0, "\(checked.output)")
+        // Addresses agree: cdnsd's IP and ports are what Step-CA and Traefik use.
+        let address = try #require(((cdnsd["networks"] as? [String: Any])?["svc"] as? [String: Any])?["ipv4_address"] as? String)
+        let dnsPort = try #require(cdnsdEnvironment["CDNS_DNS_LISTEN"]?.split(separator: ":").last.map(String.init))
+        let apiPort = try #require(cdnsdEnvironment["CDNS_API_LISTEN"]?.split(separator: ":").last.map(String.init))
+        let stepCA = (services["step-ca"]?["command"] as? [String] ?? []).joined(separator: " ")
+        #expect(stepCA.contains("--resolver \(address):\(dnsPort)"), "\(stepCA)")
+        let traefik = try #require(services["traefik"])
+        let flags = Dictionary((traefik["command"] as? [String] ?? []).compactMap { flag -> (String, String)? in
+            let parts = flag.split(separator: "=", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }, uniquingKeysWith: { $1 })
+        let challenge = "--certificatesresolvers.stepca.acme.dnschallenge"
+        #expect(flags["\(challenge).resolvers"] == "\(address):\(dnsPort)")
+        #expect(flags["\(challenge).disablepropagationcheck"] == "true")
+        let provider = try #require(flags["\(challenge).provider"])
+        var legoEnvironment = try #require(traefik["environment"] as? [String: String])
+        #expect(legoEnvironment["HTTPREQ_ENDPOINT"] == "http://\(address):\(apiPort)")
+        let secrets = Set((compose["secrets"] as? [String: Any] ?? [:]).keys)
+        for (name, value) in legoEnvironment where value.hasPrefix("/run/secrets/") {
+            #expect(secrets.contains(String(value.dropFirst("/run/secrets/".count))), "\(name): no secret \(value)")
+        }
+        let labels = services["whoami"]?["labels"] as? [String] ?? []
+        let domains = labels.compactMap { label -> [String]? in
+            guard label.contains(".tls.domains[0]."), let value = label.split(separator: "=", maxSplits: 1).last else { return nil }
+            return value.split(separator: ",").map(String.init)
+        }.flatMap { $0 }
+        #expect(Set(domains) == ["svc.dev", "*.svc.dev"])
+
+        // The same cdnsd configuration served on loopback, the credential the
+        // Compose file's comment makes, and lego with Traefik's provider and
+        // variables; addresses moved to the test's ports, the secrets to files.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let dns = try TestDNSClient.freePort()
+        let api = try TestDNSClient.freePort()
+        let serveEnvironment = cdnsdEnvironment.merging(["CDNS_DNS_LISTEN": "127.0.0.1:\(dns)", "CDNS_API_LISTEN": "127.0.0.1:\(api)",
+                                                         "CDNS_STORAGE_PATH": directory.url.appendingPathComponent("data/cdnsd.sqlite").path]) { $1 }
+        let configuration = folder.appendingPathComponent(configMount[0]).path
+        let server = try ManagedProcess(Programs.cdnsd, ["serve", "--config", configuration], environment: serveEnvironment, directory: directory)
+        defer { server.stop() }
+        try TestDNSClient.waitUntilServing(port: dns, zone: "svc.dev.", process: server)
+        try Curl.waitFor("http://127.0.0.1:\(api)/health", process: server)
+        let added = try ManagedProcess.run(Programs.cdnsd, ["credential", "add", legoEnvironment["HTTPREQ_USERNAME"] ?? "", "--allow", "*.svc.dev", "--config", configuration],
+                                           environment: serveEnvironment)
+        let secret = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("secret: ") }?.dropFirst("secret: ".count), "\(added.output)")
+        // The daemon takes the credential within a second: an empty request with it is then 400, not 401.
+        let authorization = "Authorization: Basic " + Data("\(legoEnvironment["HTTPREQ_USERNAME"] ?? ""):\(secret)".utf8).base64EncodedString()
+        let deadline = Date().addingTimeInterval(30)
+        while (try? Curl.post("http://127.0.0.1:\(api)/present", json: "{}", headers: [authorization]).status) != 400 && Date() < deadline { usleep(100_000) }
+        let pebble = try PebbleServer.start(in: directory, dnsPort: dns)
+        defer { pebble.process.stop() }
+        legoEnvironment["HTTPREQ_ENDPOINT"] = "http://127.0.0.1:\(api)"
+        legoEnvironment["HTTPREQ_PASSWORD_FILE"] = try directory.file("httpreq_password", String(secret) + "\n")
+        legoEnvironment["LEGO_CA_CERTIFICATES"] = pebble.httpsCA
+        let lego = try Programs.require("lego")
+        let run = try ManagedProcess.run(lego, [
+            "--server", pebble.directoryURL, "--email", flags["--certificatesresolvers.stepca.acme.email"] ?? "", "--accept-tos",
+            "--path", directory.url.appendingPathComponent("lego").path,
+            "--dns", provider, "--dns.resolvers", "127.0.0.1:\(dns)", "--dns.disable-cp",
+        ] + domains.flatMap { ["-d", $0] } + ["run"], environment: legoEnvironment, timeout: 180)
+        #expect(run.status == 0, "\(run.output)\n\(server.output)")
+        let chain = directory.url.appendingPathComponent("lego/certificates/svc.dev.crt").path
+        let verified = try OpenSSL.verify(chain: chain, root: try pebble.issuingRoot(in: directory))
+        #expect(verified.ok, "\(verified.output)")
+        #expect(try OpenSSL.dnsNames(chain) == ["*.svc.dev", "svc.dev"])
+    }
+}
