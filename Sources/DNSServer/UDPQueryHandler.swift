@@ -15,18 +15,26 @@ final class UDPQueryHandler: ChannelInboundHandler {
     /// Reused for every query on this channel: no per-query arrays.
     private var scratch = Answer(rcode: .noError, authoritative: true)
     private var counter = QueryCounter(transport: "udp")
+    private let rateLimiter: ResponseRateLimiter
+    private var limited = RateLimitCounter()
 
-    init(responder: QueryResponder, cache: SnapshotCache, requestHandler: (any DNSRequestHandler)? = nil) {
+    init(responder: QueryResponder, cache: SnapshotCache, requestHandler: (any DNSRequestHandler)? = nil, rateLimiter: ResponseRateLimiter = ResponseRateLimiter(.off)) {
         self.responder = responder
         self.cache = cache
         self.requestHandler = requestHandler
+        self.rateLimiter = rateLimiter
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         var response = context.channel.allocator.buffer(capacity: responder.bufferSize(for: .udp))
         switch responder.respond(to: envelope.data, snapshot: cache.snapshot, transport: .udp, appendingTo: &response, scratch: &scratch, deferring: requestHandler != nil) {
-        case .answered(_, let rcode): counter.count(rcode)
+        case .answered(_, let rcode):
+            counter.count(rcode)
+            // Response rate limiting: over the rate, dropped or sent truncated (slip).
+            let decision = rateLimiter.apply(to: &response, source: envelope.remoteAddress)
+            limited.count(decision)
+            if decision == .drop { return }
         case .dropped:
             counter.countDropped()
             return
@@ -49,6 +57,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         counter.flush()
+        limited.flush()
         if pending {
             pending = false
             context.flush()
