@@ -19,20 +19,36 @@ public struct DNSListenerConfiguration: Sendable {
     public var addresses: [SocketAddress]
     public var udp: Bool
     public var tcp: Bool
-    /// A TCP connection with no query for this long is closed.
-    public var tcpIdleTimeout: TimeAmount
-    /// TCP connections beyond this many, counted over every listen
-    /// address together, are closed on accept.
-    public var maxTCPConnections: Int
+    /// Connection caps, timeouts and back-pressure of DNS over TCP.
+    public var tcpLimits: TCPLimits
+    /// Response rate limiting of UDP answers.
+    public var rateLimit: ResponseRateLimiter.Configuration
     /// EDNS UDP payload size advertised and honoured at most.
     public var maxUDPPayload: UInt16
 
-    public init(addresses: [SocketAddress], udp: Bool = true, tcp: Bool = true, tcpIdleTimeout: TimeAmount = .seconds(10), maxTCPConnections: Int = 1000, maxUDPPayload: UInt16 = 1232) {
+    /// A TCP connection with no query for this long is closed (`tcpLimits.idleTimeout`).
+    public var tcpIdleTimeout: TimeAmount {
+        get { tcpLimits.idleTimeout }
+        set { tcpLimits.idleTimeout = newValue }
+    }
+    /// Open TCP connections at most, over every listen address together (`tcpLimits.maxConnections`).
+    public var maxTCPConnections: Int {
+        get { tcpLimits.maxConnections }
+        set { tcpLimits.maxConnections = newValue }
+    }
+
+    public init(addresses: [SocketAddress], udp: Bool = true, tcp: Bool = true, tcpIdleTimeout: TimeAmount = .seconds(10), maxTCPConnections: Int = 1000, maxUDPPayload: UInt16 = 1232,
+                tcpLimits: TCPLimits? = nil, rateLimit: ResponseRateLimiter.Configuration = .off) {
         self.addresses = addresses
         self.udp = udp
         self.tcp = tcp
-        self.tcpIdleTimeout = tcpIdleTimeout
-        self.maxTCPConnections = maxTCPConnections
+        var limits = tcpLimits ?? TCPLimits()
+        if tcpLimits == nil {
+            limits.idleTimeout = tcpIdleTimeout
+            limits.maxConnections = maxTCPConnections
+        }
+        self.tcpLimits = limits
+        self.rateLimit = rateLimit
         self.maxUDPPayload = maxUDPPayload
     }
 }
@@ -70,20 +86,21 @@ public final class DNSListener: Service, Sendable {
 
         var channels: [any Channel] = []
         var addresses: [SocketAddress] = []
-        // One count for the whole server: the cap protects the process, not a socket.
-        let limiter = ConnectionLimiter(limit: configuration.maxTCPConnections)
+        // One table for the whole server: the caps protect the process, not a socket.
+        let connections = TCPConnectionTable(limits: configuration.tcpLimits, logger: logger)
+        let rateLimiter = ResponseRateLimiter(configuration.rateLimit)
         do {
             for address in configuration.addresses {
                 var resolved = address
                 if configuration.udp {
                     for (index, cache) in caches.enumerated() {
-                        let channel = try await bindUDP(resolved, cache: cache)
+                        let channel = try await bindUDP(resolved, cache: cache, rateLimiter: rateLimiter)
                         channels.append(channel)
                         if index == 0, let local = channel.localAddress { resolved = local }
                     }
                 }
                 if configuration.tcp {
-                    let channel = try await bindTCP(resolved, caches: caches, limiter: limiter)
+                    let channel = try await bindTCP(resolved, caches: caches, connections: connections)
                     channels.append(channel)
                     if let local = channel.localAddress { resolved = local }
                 }
@@ -117,7 +134,7 @@ public final class DNSListener: Service, Sendable {
         }
     }
 
-    private func bindUDP(_ address: SocketAddress, cache: SnapshotCache) async throws -> any Channel {
+    private func bindUDP(_ address: SocketAddress, cache: SnapshotCache, rateLimiter: ResponseRateLimiter) async throws -> any Channel {
         let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
         let requestHandler = requestHandler
         return try await DatagramBootstrap(group: cache.eventLoop)
@@ -130,58 +147,40 @@ public final class DNSListener: Service, Sendable {
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * Self.maxDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder, cache: cache, requestHandler: requestHandler))
+                    try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(responder: responder, cache: cache, requestHandler: requestHandler, rateLimiter: rateLimiter))
                 }
             }
             .bind(to: address)
             .get()
     }
 
-    private func bindTCP(_ address: SocketAddress, caches: [SnapshotCache], limiter: ConnectionLimiter) async throws -> any Channel {
+    private func bindTCP(_ address: SocketAddress, caches: [SnapshotCache], connections: TCPConnectionTable) async throws -> any Channel {
         let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
-        let idle = configuration.tcpIdleTimeout
-        let logger = logger
+        let limits = configuration.tcpLimits
         let requestHandler = requestHandler
+        let scratches = caches.map { TCPReplyScratch(eventLoop: $0.eventLoop) }
+        let metrics = TCPMetrics()
         return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
+            // A deep backlog and many accepts per wakeup: under a connection
+            // flood, newcomers wait in the kernel instead of being dropped.
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard limiter.acquire() else {
-                    logger.warning("TCP connection limit reached; closing", metadata: ["limit": "\(limiter.limit)"])
+                guard let index = caches.firstIndex(where: { $0.eventLoop === channel.eventLoop }) else {
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in limiter.release() }
-                guard let cache = caches.first(where: { $0.eventLoop === channel.eventLoop }) else {
-                    return channel.close()
-                }
+                // Always admitted: a full table closes its longest-idle connection instead.
+                let slot = connections.admit(channel)
+                channel.closeFuture.whenComplete { _ in connections.remove(slot) }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        IdleStateHandler(readTimeout: idle),
-                        ByteToMessageHandler(DNSMessageFramer(), maximumBufferSize: 0x10000 + 2),
-                        TCPQueryHandler(responder: responder, cache: cache, requestHandler: requestHandler),
-                    ])
+                    try channel.pipeline.syncOperations.addHandler(
+                        TCPQueryHandler(responder: responder, cache: caches[index], scratch: scratches[index], requestHandler: requestHandler,
+                                        limits: limits, slot: slot, metrics: metrics))
                 }
             }
             .bind(to: address)
             .get()
     }
-}
-
-/// Counts open TCP connections against a limit; touched once per connection.
-final class ConnectionLimiter: Sendable {
-    let limit: Int
-    private let open = NIOLockedValueBox(0)
-
-    init(limit: Int) { self.limit = limit }
-
-    func acquire() -> Bool {
-        open.withLockedValue { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func release() { open.withLockedValue { $0 -= 1 } }
 }
