@@ -37,8 +37,21 @@ public struct CDNSConfiguration: Sendable {
         public var tcp: Bool { protocols != .udp }
         /// Seconds a TCP connection may stay without a query.
         public var tcpIdleTimeout: Int
-        /// Open TCP connections beyond this, over all listen addresses, are closed on accept.
+        /// Open TCP connections at most, over all listen addresses; when
+        /// full, the longest-idle one is closed to admit a new one.
         public var tcpConnections: Int
+        /// Open TCP connections at most from one /24 (IPv4) or /56 (IPv6).
+        public var tcpConnectionsPerPrefix: Int = 100
+        /// Seconds a begun TCP message may take to arrive whole.
+        public var tcpMessageTimeout: Int = 2
+        /// Seconds a TCP connection may stay open at all.
+        public var tcpLifetime: Int = 120
+        /// TCP replies not yet read by the client, at most, before the server stops reading.
+        public var tcpRepliesInFlight: Int = 32
+        /// EDNS UDP payload size advertised and honoured at most (`max_udp_size`).
+        public var maxUDPSize: Int = 1232
+        /// Response rate limiting (`rrl_*`); `rate` 0 turns it off.
+        public var rateLimit = ResponseRateLimiter.Configuration()
     }
 
     public struct API: Sendable {
@@ -124,7 +137,8 @@ public struct CDNSConfiguration: Sendable {
     public var source: String
 
     static let sections: [String: Set<String>] = [
-        "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections"],
+        "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections", "tcp_connections_per_prefix", "tcp_message_timeout", "tcp_lifetime",
+                "tcp_replies_in_flight", "max_udp_size", "rrl_rate", "rrl_slip", "rrl_ipv4_prefix", "rrl_ipv6_prefix", "rrl_table_size", "rrl_exempt"],
         "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url", "journal_entries", "journal_max_age"],
@@ -235,6 +249,25 @@ public struct CDNSConfiguration: Sendable {
             listen: listen, protocols: try dnsSection.choice("protocol", default: DNSProtocols.both),
             tcpIdleTimeout: try dnsSection.duration("tcp_idle_timeout", default: 10, range: 1...3600),
             tcpConnections: try dnsSection.int("tcp_connections", default: 1000, range: 1...1_000_000))
+        dns.tcpConnectionsPerPrefix = try dnsSection.int("tcp_connections_per_prefix", default: 100, range: 1...1_000_000)
+        dns.tcpMessageTimeout = try dnsSection.duration("tcp_message_timeout", default: 2, range: 1...300)
+        dns.tcpLifetime = try dnsSection.duration("tcp_lifetime", default: 120, range: 1...86400)
+        dns.tcpRepliesInFlight = try dnsSection.int("tcp_replies_in_flight", default: 32, range: 1...65535)
+        dns.maxUDPSize = try dnsSection.int("max_udp_size", default: 1232, range: 512...4096)
+        var exempt: [IPNetwork] = []
+        for (index, text) in try dnsSection.strings("rrl_exempt", default: ["127.0.0.0/8", "::1/128"]).enumerated() {
+            guard let network = IPNetwork(text) else {
+                throw dnsSection.error("rrl_exempt", .string(text), "expected a CIDR such as 10.0.0.0/8 or an address", display: "rrl_exempt[\(index)]")
+            }
+            exempt.append(network)
+        }
+        dns.rateLimit = ResponseRateLimiter.Configuration(
+            rate: try dnsSection.int("rrl_rate", default: 200, range: 0...1_000_000),
+            slip: try dnsSection.int("rrl_slip", default: 2, range: 0...100),
+            ipv4PrefixLength: try dnsSection.int("rrl_ipv4_prefix", default: 24, range: 8...32),
+            ipv6PrefixLength: try dnsSection.int("rrl_ipv6_prefix", default: 56, range: 16...128),
+            tableSize: try dnsSection.int("rrl_table_size", default: 65536, range: 1024...16_777_216),
+            exempt: exempt)
 
         var zoneTables: [(entries: [String: ConfigEntry], source: String)] = []
         switch root["zone"] {
@@ -511,7 +544,11 @@ extension DNSListenerConfiguration {
     /// `serve` and for `cert issue` serving DNS on its own.
     init(_ dns: CDNSConfiguration.DNS) {
         self.init(
-            addresses: dns.listen, udp: dns.udp, tcp: dns.tcp,
-            tcpIdleTimeout: .seconds(Int64(dns.tcpIdleTimeout)), maxTCPConnections: dns.tcpConnections)
+            addresses: dns.listen, udp: dns.udp, tcp: dns.tcp, maxUDPPayload: UInt16(dns.maxUDPSize),
+            tcpLimits: TCPLimits(
+                maxConnections: dns.tcpConnections, maxConnectionsPerPrefix: dns.tcpConnectionsPerPrefix,
+                idleTimeout: .seconds(Int64(dns.tcpIdleTimeout)), messageTimeout: .seconds(Int64(dns.tcpMessageTimeout)),
+                lifetime: .seconds(Int64(dns.tcpLifetime)), maxRepliesInFlight: dns.tcpRepliesInFlight),
+            rateLimit: dns.rateLimit)
     }
 }
