@@ -90,3 +90,7 @@ echo "test.sh: PostgreSQL on 127.0.0.1:$pgport (pid $(head -n 1 "$pgdir/data/pos
 export CDNS_REQUIRE_INTEGRATION=1
 swift build --build-tests
 swift test --skip-build
+
+# DNS fault injection against the debug build: storms, idle and slow TCP
+# clients, a spoofed flood under rate limiting (about a minute; figures printed).
+Scripts/faults.sh
