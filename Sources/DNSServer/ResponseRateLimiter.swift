@@ -302,6 +302,34 @@ private final class RateTable: @unchecked Sendable {
 }
 
 extension ResponseRateLimiter {
+    /// The hook for a path that holds raw socket addresses (the UDP fast
+    /// path): decides for the response of `length` bytes at the start of
+    /// `output`, sent to `peer` (a `sockaddr_in` or `sockaddr_in6` as
+    /// `recvmmsg` filled it in), truncates it in place on `.slip`, and
+    /// returns the length to send, 0 to send nothing. `decision` tells a
+    /// `RateLimitCounter` what happened. Any other address family is sent.
+    @inline(__always)
+    public func admit(_ output: UnsafeMutableRawBufferPointer, length: Int, peer: UnsafeRawBufferPointer, now: UInt32, decision: inout Decision) -> Int {
+        decision = .send
+        guard let table, length >= 12, peer.count >= 8 else { return length }
+        let response = UnsafeRawBufferPointer(rebasing: output[..<length])
+        let responseClass = Self.classify(response)
+        switch Int32(peer.loadUnaligned(as: sa_family_t.self)) {
+        case AF_INET where peer.count >= MemoryLayout<sockaddr_in>.size:
+            decision = table.decide(ipv4: UInt32(bigEndian: peer.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), class: responseClass, now: now)
+        case AF_INET6 where peer.count >= MemoryLayout<sockaddr_in6>.size:
+            decision = table.decide(ipv6High: UInt64(bigEndian: peer.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                                    low: UInt64(bigEndian: peer.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), class: responseClass, now: now)
+        default:
+            return length
+        }
+        switch decision {
+        case .send: return length
+        case .slip: return Self.truncate(output, length: length)
+        case .drop: return 0
+        }
+    }
+
     /// The one-line hook for a UDP path: decides for the response in
     /// `response` (its readable bytes) to `source`, and on `.slip`
     /// truncates it in place. The caller sends it unless `.drop`. The clock

@@ -1,6 +1,9 @@
 @testable import DNSServer
 import DNSWire
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -110,6 +113,32 @@ struct ResponseRateLimiterTests {
         var garbage: [UInt8] = [0, 7, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0, 63, 1, 2]
         let cut = garbage.withUnsafeMutableBytes { ResponseRateLimiter.truncate($0, length: $0.count) }
         #expect(cut == 12 && garbage[5] == 0, "a question that runs off the end is left out")
+    }
+
+    @Test("the raw-sockaddr hook decides by the peer as recvmmsg gives it, and truncates or drops in place")
+    func rawPeerHook() throws {
+        let limiter = Self.limiter(rate: 1, slip: 2)
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr.s_addr = Self.v4("192.0.2.33").bigEndian
+        var sin6 = sockaddr_in6()
+        sin6.sin6_family = sa_family_t(AF_INET6)
+        withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: IPv6Address("2001:db8::1")!.bytes) }
+        var response = try Self.response(.noError, answers: 3)
+        let full = response.count
+        func admit(_ peer: UnsafeRawBufferPointer) -> (Int, ResponseRateLimiter.Decision) {
+            var decision = ResponseRateLimiter.Decision.send
+            let length = response.withUnsafeMutableBytes { limiter.admit($0, length: full, peer: peer, now: 3, decision: &decision) }
+            return (length, decision)
+        }
+        #expect(withUnsafeBytes(of: &sin) { admit($0) } == (full, .send))
+        #expect(withUnsafeBytes(of: &sin) { admit($0) } == (0, .drop))
+        let (slipped, decision) = withUnsafeBytes(of: &sin) { admit($0) }
+        #expect(decision == .slip && slipped == 12 + 14 + 4)
+        #expect(try DNSMessage(decoding: Array(response[0..<slipped])).header.flags.contains(.truncated))
+        response = try Self.response(.noError, answers: 3)
+        #expect(withUnsafeBytes(of: &sin6) { admit($0) } == (full, .send), "its own prefix")
+        #expect(withUnsafeBytes(of: &sin6) { admit($0) }.1 != .send)
     }
 
     @Test("the UDP handler drops and slips over the rate, per source")
