@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import CDNSDaemon
+
+/// Docs/troubleshooting.md quotes what cdnsd prints: every log line in its
+/// `text` blocks must carry a message the sources log, and the
+/// configuration errors must be the ones the parser produces.
+@Suite struct TroubleshootingTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func textBlockLines() throws -> [String] {
+        let page = try String(contentsOf: root.appendingPathComponent("Docs/troubleshooting.md"), encoding: .utf8)
+        var lines: [String] = []
+        var inside = false
+        for line in page.components(separatedBy: "\n") {
+            if line.hasPrefix("```") { inside = line == "```text"; continue }
+            if inside { lines.append(line) }
+        }
+        return lines
+    }
+
+    /// Every Swift source of the package, concatenated.
+    static func sources() throws -> String {
+        let enumerator = FileManager.default.enumerator(at: root.appendingPathComponent("Sources"), includingPropertiesForKeys: nil)
+        var text = ""
+        while let url = enumerator?.nextObject() as? URL {
+            if url.pathExtension == "swift" { text += try String(contentsOf: url, encoding: .utf8) }
+        }
+        return text
+    }
+
+    /// `… [Module] message` → message.
+    static func messages(in lines: [String]) -> [String] {
+        lines.compactMap { line in
+            guard line.range(of: #"^\d{4}-\d\d-\d\dT"#, options: .regularExpression) != nil,
+                  let bracket = line.range(of: #"\[[A-Za-z]+\] "#, options: [.regularExpression, .backwards]) else { return nil }
+            return String(line[bracket.upperBound...])
+        }
+    }
+
+    @Test func quotedLogLinesAreOnesCdnsdLogs() throws {
+        let lines = try Self.textBlockLines()
+        let messages = Self.messages(in: lines)
+        #expect(messages.count >= 10, "\(messages)")
+        let sources = try Self.sources()
+        for message in messages {
+            #expect(sources.contains("\"\(message)\""), "\(message): no source logs this message")
+        }
+        for phrase in ["is not in a zone served here; add this record where it is served:", "cdnsd: added "] {
+            #expect(sources.contains(phrase) && lines.contains { $0.contains(phrase) }, "\(phrase)")
+        }
+        // The negative case: a message no source logs is caught.
+        #expect(!sources.contains("\"listener bound to a privileged port\""))
+    }
+
+    @Test func quotedConfigurationErrorsAreTheParsersOwn() throws {
+        let lines = try Self.textBlockLines().filter { $0.hasPrefix("cdnsd: configuration error: ") }
+        #expect(lines.count == 2)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad.toml").path
+        try "[dns]\nlisten = [\"127.0.0.1:25353\"]\nlisen = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var printed: [String] = []
+        do { _ = try CDNSConfiguration.load(file: file, environment: [:]) } catch {
+            printed.append("cdnsd: configuration error: \(error)".replacingOccurrences(of: file, with: "bad.toml"))
+        }
+        do { _ = try CDNSConfiguration.load(file: nil, environment: ["CDNS_DNS_LISTN": "1"]) } catch { printed.append("cdnsd: configuration error: \(error)") }
+        #expect(printed == lines)
+    }
+}
