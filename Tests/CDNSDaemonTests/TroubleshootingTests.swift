@@ -57,13 +57,13 @@ import Testing
         let lines = try Self.textBlockLines().filter { $0.hasPrefix("cdnsd: configuration error: ") }
         #expect(lines.count == 2)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad.toml").path
-        try "[dns]\nlisten = [\"127.0.0.1:25353\"]\nlisen = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "[log]\nlevle = \"debug\"\n".write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         var printed: [String] = []
         do { _ = try CDNSConfiguration.load(file: file, environment: [:]) } catch {
             printed.append("cdnsd: configuration error: \(error)".replacingOccurrences(of: file, with: "bad.toml"))
         }
-        do { _ = try CDNSConfiguration.load(file: nil, environment: ["CDNS_DNS_LISTN": "1"]) } catch { printed.append("cdnsd: configuration error: \(error)") }
+        do { _ = try CDNSConfiguration.load(file: nil, environment: ["CDNS_LOG_LEVL": "debug"]) } catch { printed.append("cdnsd: configuration error: \(error)") }
         #expect(printed == lines)
     }
 }
