@@ -111,6 +111,45 @@ struct ReplicationTests {
         print("PostgreSQL restart: \(refusals) write(s) refused while reconnecting, then served by both replicas")
     }
 
+    @Test("a replica whose change feed is cut while the other writes catches up to exactly the writer's state",
+          .enabled(if: PrivatePostgres.available || Programs.required), .enabled(if: Programs.runnable("curl")))
+    func catchUpAfterLosingTheFeed() async throws {
+        let postgres = try PrivatePostgres.start()
+        defer { postgres.stop() }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (first, second) = try Self.replicas(on: postgres.url, in: directory)
+        defer {
+            first.process.stop()
+            second.process.stop()
+        }
+        let accounts = try (0..<3).map { _ in try APIAccount.register(at: first.apiURL) }
+        try await waitUntil("both replicas listen", timeout: 15) {
+            try postgres.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "2"
+        }
+        // Both feeds drop; for the next second (the reconnect delay) no NOTIFY reaches the second replica.
+        #expect(try postgres.sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%') AS cut") == "2")
+        var written: [DNSName: Set<String>] = [:]
+        for account in accounts {
+            for index in 0..<2 {
+                let value = String(repeating: Character(UnicodeScalar(UInt8(ascii: "a") + UInt8(index))), count: 40) + account.subdomain.prefix(3)
+                let response = try account.update(at: first.apiURL, txt: value)
+                #expect(response.status == 200, "\(response)")
+                written[account.name, default: []].insert(value)
+            }
+        }
+        let serial = try #require(TestDNSClient.serial(DifferentialZone.origin, port: first.port))
+        try await waitUntil("the second replica reaches the writer's serial", timeout: 15) {
+            TestDNSClient.serial(DifferentialZone.origin, port: second.port) == serial
+        }
+        for account in accounts {
+            let onFirst = Set(try TestDNSClient.txtValues(account.name, port: first.port))
+            #expect(onFirst == written[account.name])
+            #expect(Set(try TestDNSClient.txtValues(account.name, port: second.port)) == onFirst, "\(account.name)")
+        }
+        #expect(try postgres.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "2", "both feeds reconnected")
+    }
+
     @Test("a TSIG key added with cdnsd tsig add reaches both replicas; an UPDATE through one is answered over DNS by the other")
     func updatesReachTheOtherReplica() async throws {
         let url = try await PostgresTestDatabase.create()

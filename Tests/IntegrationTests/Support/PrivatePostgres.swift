@@ -39,6 +39,13 @@ struct PrivatePostgres {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Runs one SQL statement with psql and returns its unaligned output.
+    func sql(_ statement: String) throws -> String {
+        let output = "\(directory)/psql-\(UUID().uuidString.prefix(8)).out"
+        try asPostgres("\(bin)/psql -h 127.0.0.1 -p \(port) -U postgres -d postgres -tA -o \(output) -c \"\(statement)\"")
+        return try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     private func pgctl(_ action: String) throws {
         try asPostgres("\(bin)/pg_ctl -D \(directory)/data -l \(directory)/postgres.log -w -o '-p \(port) -k \(directory) -c listen_addresses=127.0.0.1' \(action)")
     }
