@@ -83,71 +83,57 @@ struct ReplicationTests {
     @Test("after PostgreSQL restarts, replicas reconnect and resynchronise: a write through one is answered by the other",
           .enabled(if: PrivatePostgres.available || Programs.required), .enabled(if: Programs.runnable("curl")))
     func reconnectAfterRestart() async throws {
-        let postgres = try PrivatePostgres.start()
-        defer { postgres.stop() }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let (first, second) = try Self.replicas(on: postgres.url, in: directory)
-        defer {
-            first.process.stop()
-            second.process.stop()
-        }
-        let account = try APIAccount.register(at: first.apiURL)
-        let name = account.name
+        try await Self.withPrivateReplicas { postgres, first, second in
+            let account = try APIAccount.register(at: first.apiURL)
+            let name = account.name
 
-        try postgres.restart()
-        // The first write after the restart may meet a dead connection: it is
-        // refused (503), never acknowledged and lost; the client retries.
-        let value = String(repeating: "r", count: 43)
-        var refusals = 0
-        try await waitUntil("a write is accepted after the restart", timeout: 30) {
-            let response = try account.update(at: first.apiURL, txt: value)
-            if response.status != 200 { refusals += 1 }
-            return response.status == 200
+            try postgres.restart()
+            // The first write after the restart may meet a dead connection: it is
+            // refused (503), never acknowledged and lost; the client retries.
+            let value = String(repeating: "r", count: 43)
+            var refusals = 0
+            try await waitUntil("a write is accepted after the restart", timeout: 30) {
+                let response = try account.update(at: first.apiURL, txt: value)
+                if response.status != 200 { refusals += 1 }
+                return response.status == 200
+            }
+            #expect(try Self.waitForTXT(name, port: first.port, timeout: 0) { $0.contains(value) })
+            #expect(try Self.waitForTXT(name, port: second.port, timeout: 15) { $0.contains(value) }, "the other replica resynchronised")
+            #expect(try Curl.get("\(second.apiURL)/health").status == 200)
+            print("PostgreSQL restart: \(refusals) write(s) refused while reconnecting, then served by both replicas")
         }
-        #expect(try Self.waitForTXT(name, port: first.port, timeout: 0) { $0.contains(value) })
-        #expect(try Self.waitForTXT(name, port: second.port, timeout: 15) { $0.contains(value) }, "the other replica resynchronised")
-        #expect(try Curl.get("\(second.apiURL)/health").status == 200)
-        print("PostgreSQL restart: \(refusals) write(s) refused while reconnecting, then served by both replicas")
     }
 
     @Test("a replica whose change feed is cut while the other writes catches up to exactly the writer's state",
           .enabled(if: PrivatePostgres.available || Programs.required), .enabled(if: Programs.runnable("curl")))
     func catchUpAfterLosingTheFeed() async throws {
-        let postgres = try PrivatePostgres.start()
-        defer { postgres.stop() }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let (first, second) = try Self.replicas(on: postgres.url, in: directory)
-        defer {
-            first.process.stop()
-            second.process.stop()
-        }
-        let accounts = try (0..<3).map { _ in try APIAccount.register(at: first.apiURL) }
-        try await waitUntil("both replicas listen", timeout: 15) {
-            try postgres.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "2"
-        }
-        // Both feeds drop; for the next second (the reconnect delay) no NOTIFY reaches the second replica.
-        #expect(try postgres.sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%') AS cut") == "2")
-        var written: [DNSName: Set<String>] = [:]
-        for account in accounts {
-            for index in 0..<2 {
-                let value = String(repeating: Character(UnicodeScalar(UInt8(ascii: "a") + UInt8(index))), count: 40) + account.subdomain.prefix(3)
-                let response = try account.update(at: first.apiURL, txt: value)
-                #expect(response.status == 200, "\(response)")
-                written[account.name, default: []].insert(value)
+        try await Self.withPrivateReplicas { postgres, first, second in
+            let accounts = try (0..<3).map { _ in try APIAccount.register(at: first.apiURL) }
+            try await waitUntil("both replicas listen", timeout: 15) {
+                try postgres.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "2"
             }
+            // Both feeds drop; for the next second (the reconnect delay) no NOTIFY reaches the second replica.
+            #expect(try postgres.sql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%') AS cut") == "2")
+            var written: [DNSName: Set<String>] = [:]
+            for account in accounts {
+                for index in 0..<2 {
+                    let value = String(repeating: Character(UnicodeScalar(UInt8(ascii: "a") + UInt8(index))), count: 40) + account.subdomain.prefix(3)
+                    let response = try account.update(at: first.apiURL, txt: value)
+                    #expect(response.status == 200, "\(response)")
+                    written[account.name, default: []].insert(value)
+                }
+            }
+            let serial = try #require(TestDNSClient.serial(DifferentialZone.origin, port: first.port))
+            try await waitUntil("the second replica reaches the writer's serial", timeout: 15) {
+                TestDNSClient.serial(DifferentialZone.origin, port: second.port) == serial
+            }
+            for account in accounts {
+                let onFirst = Set(try TestDNSClient.txtValues(account.name, port: first.port))
+                #expect(onFirst == written[account.name])
+                #expect(Set(try TestDNSClient.txtValues(account.name, port: second.port)) == onFirst, "\(account.name)")
+            }
+            #expect(try postgres.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "2", "both feeds reconnected")
         }
-        let serial = try #require(TestDNSClient.serial(DifferentialZone.origin, port: first.port))
-        try await waitUntil("the second replica reaches the writer's serial", timeout: 15) {
-            TestDNSClient.serial(DifferentialZone.origin, port: second.port) == serial
-        }
-        for account in accounts {
-            let onFirst = Set(try TestDNSClient.txtValues(account.name, port: first.port))
-            #expect(onFirst == written[account.name])
-            #expect(Set(try TestDNSClient.txtValues(account.name, port: second.port)) == onFirst, "\(account.name)")
-        }
-        #expect(try postgres.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "2", "both feeds reconnected")
     }
 
     @Test("a TSIG key added with cdnsd tsig add reaches both replicas; an UPDATE through one is answered over DNS by the other")
@@ -200,6 +186,21 @@ struct ReplicationTests {
     }
 
     /// Two cdnsd processes on the database at `url`, the first's API up.
+    /// Runs `body` with two replicas on a PostgreSQL cluster of its own
+    /// (one the test may restart or cut connections of), then stops all three.
+    static func withPrivateReplicas(_ body: (PrivatePostgres, CDNSServer, CDNSServer) async throws -> Void) async throws {
+        let postgres = try PrivatePostgres.start()
+        defer { postgres.stop() }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (first, second) = try replicas(on: postgres.url, in: directory)
+        defer {
+            first.process.stop()
+            second.process.stop()
+        }
+        try await body(postgres, first, second)
+    }
+
     static func replicas(on url: String, in directory: TemporaryDirectory) throws -> (CDNSServer, CDNSServer) {
         let environment = ["CDNS_STORAGE_ENGINE": "postgres", "CDNS_STORAGE_URL": url]
         let first = try CDNSServer.start(toml: DifferentialZone.toml, zone: DifferentialZone.origin, in: directory, environment: environment)
