@@ -2,6 +2,7 @@ import ACMEClient
 import ChallengeAPI
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// `[api] tls = "acme"`: obtains the API's certificate for `[api] domain`
@@ -35,6 +36,7 @@ struct APICertificateService: Service {
             chain = stored.chain
             ready.yield(certificate)
             logger.info("serving the stored API certificate", metadata: ["serial": "\(info.serialHex)", "not_after": "\(info.notAfter)"])
+            CertificateMetrics.expires(names[0], kind: "api", at: info.notAfter)
         }
         var delay = retry
         while !Task.isCancelled {
@@ -57,6 +59,7 @@ struct APICertificateService: Service {
                 }
                 chain = issued.chain
                 delay = retry
+                if let info = try? CertificateInfo(pem: issued.chain) { CertificateMetrics.expires(names[0], kind: "api", at: info.notAfter) }
                 logger.info("API certificate in service", metadata: ["names": "\(names)", "serial": "\((try? CertificateInfo(pem: issued.chain))?.serialHex ?? "?")"])
             } catch {
                 if Task.isCancelled { return }
@@ -79,5 +82,13 @@ struct DeferredService: Service {
     func run() async throws {
         guard let service = try await cancelWhenGracefulShutdown({ try await start() }) else { return }
         try await service.run()
+    }
+}
+
+/// `/metrics` series about the certificates cdnsd keeps: when each expires,
+/// for "expires within 7 days" alerts.
+enum CertificateMetrics {
+    static func expires(_ name: String, kind: String, at date: Date) {
+        Gauge(label: "cdnsd_certificate_expiry_timestamp_seconds", dimensions: [("certificate", name), ("kind", kind)]).record(date.timeIntervalSince1970)
     }
 }

@@ -310,6 +310,7 @@ struct ManagedCertificateService: Service {
             var next = Date().addingTimeInterval(86400)
             for record in store.all() {
                 if Task.isCancelled { return }
+                if let notAfter = record.notAfter { CertificateMetrics.expires(record.name, kind: "managed", at: notAfter) }
                 let due = record.nextRenewal ?? Date()
                 if due > Date() {
                     next = min(next, due)
@@ -338,6 +339,7 @@ struct ManagedCertificateService: Service {
             guard let deployment else { throw RenewalUnavailable(reason: unavailable ?? "no [acme] directory") }
             let logger = logger
             let renewed = try await deployment.issue(record, create: false) { line in logger.debug("acme: \(line)", metadata: ["certificate": "\(record.name)"]) }
+            if let notAfter = renewed.notAfter { CertificateMetrics.expires(record.name, kind: "managed", at: notAfter) }
             logger.info("managed certificate renewed", metadata: [
                 "certificate": "\(record.name)", "serial": "\(renewed.serial ?? "?")", "not_after": "\(renewed.notAfter.map { "\($0)" } ?? "?")",
                 "next_renewal": "\(renewed.nextRenewal.map { "\($0)" } ?? "?")",

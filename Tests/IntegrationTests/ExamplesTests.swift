@@ -245,4 +245,65 @@ struct ExamplesTests {
         #expect(verified.ok, "\(verified.output)")
         #expect(try OpenSSL.dnsNames(chain) == ["*.svc.dev", "svc.dev"])
     }
+
+    /// The metric names a PromQL text uses (Prometheus's own `up` aside).
+    static func metricNames(in text: String) -> Set<String> {
+        let regex = try! NSRegularExpression(pattern: #"\b(cdnsd_[a-z_]+|http_server_[a-z_]+|hb_[a-z_]+)\b"#)
+        return Set(regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { Range($0.range(at: 1), in: text).map { String(text[$0]) } })
+    }
+
+    @Test("grafana/cdnsd.json and grafana/alerts.yml use only metrics a running daemon exports; promtool accepts the rules",
+          .enabled(if: Programs.runnable("pebble", "openssl", "curl", "dig", "nsupdate", "promtool", "python3")))
+    func dashboardAndAlerts() async throws {
+        let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.examples.appendingPathComponent("grafana/cdnsd.json"))) as? [String: Any]
+        let panels = try #require(dashboard?["panels"] as? [[String: Any]])
+        let exprs = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        let rules = try #require(try Self.yaml("grafana/alerts.yml").first as? [String: Any])
+        let alertExprs = ((rules["groups"] as? [[String: Any]]) ?? []).flatMap { ($0["rules"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        let used = Self.metricNames(in: (exprs + alertExprs).joined(separator: "\n"))
+        #expect(used.isSuperset(of: ["cdnsd_dns_queries_total", "cdnsd_certificate_expiry_timestamp_seconds", "http_server_request_duration_bucket",
+                                     "cdnsd_challenge_writes_total", "cdnsd_api_auth_failures_total", "cdnsd_tsig_failures_total"]), "\(used.sorted())")
+        let promtool = try Programs.require("promtool")
+        let checked = try ManagedProcess.run(promtool, ["check", "rules", Self.examples.appendingPathComponent("grafana/alerts.yml").path])
+        #expect(checked.status == 0, "\(checked.output)")
+
+        // A daemon with its API certificate from pebble, and a little of every kind of traffic.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var (cdnsd, pebble) = try DaemonACMETests.setup(in: directory, acmeAPI: true)
+        defer { pebble.process.stop() }
+        try cdnsd.start(waitForAPI: false)
+        defer { cdnsd.stop() }
+        let root = try pebble.issuingRoot(in: directory)
+        let api = "https://api.svc.test:\(cdnsd.apiPort)"
+        let tls = ["--max-time", "5", "--cacert", root, "--resolve", "api.svc.test:\(cdnsd.apiPort):127.0.0.1"]
+        try await waitUntil("the API answers over HTTPS", timeout: 60) { try Curl.request(tls + ["\(api)/health"], timeout: 6).status == 200 }
+        let dig = try Programs.require("dig")
+        for arguments in [["www.svc.test"], ["nope.svc.test"], ["example.com", "+tcp"]] {
+            _ = try ManagedProcess.run(dig, ["@127.0.0.1", "-p", "\(cdnsd.dnsPort)"] + arguments)
+        }
+        let registered = try Curl.request(tls + ["-X", "POST", "\(api)/register"])
+        let account = try #require(try JSONSerialization.jsonObject(with: Data(registered.body.utf8)) as? [String: Any], "\(registered)")
+        let user = account["username"] as? String ?? "", key = account["password"] as? String ?? "", sub = account["subdomain"] as? String ?? ""
+        _ = try Curl.request(tls + ["-H", "X-Api-User: \(user)", "-H", "X-Api-Key: \(key)", "-d", "{\"subdomain\":\"\(sub)\",\"txt\":\"\(String(repeating: "a", count: 43))\"}", "\(api)/update"])
+        _ = try Curl.request(tls + ["-H", "X-Api-User: \(user)", "-H", "X-Api-Key: wrong", "-d", "{}", "\(api)/update"])
+        _ = try Curl.request(tls + ["-u", "nobody:wrong", "-d", "{}", "\(api)/present"])
+        let nsupdate = try Programs.require("nsupdate")
+        let script = try directory.file("update.txt", "server 127.0.0.1 \(cdnsd.dnsPort)\nzone svc.test.\nupdate add _acme-challenge.a.svc.test. 60 TXT \"x\"\nsend\n")
+        _ = try ManagedProcess.run(nsupdate, ["-y", "hmac-sha256:nokey:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MzI=", script])
+        _ = try ManagedProcess.run(nsupdate, [script])
+        let metrics = try Curl.request(tls + ["\(api)/metrics"])
+        #expect(metrics.status == 200)
+        var exported: Set<String> = []
+        for line in metrics.body.split(separator: "\n") {
+            let name = line.hasPrefix("# TYPE ") ? line.dropFirst("# TYPE ".count).split(separator: " ").first : line.hasPrefix("#") ? nil : line.split(whereSeparator: { $0 == "{" || $0 == " " }).first
+            if let name { exported.insert(String(name)) }
+        }
+        for name in used.sorted() { #expect(exported.contains(name), "\(name) is used by Examples/grafana but not in /metrics") }
+        // The negative case: a name no daemon exports is caught.
+        #expect(!exported.contains("cdnsd_dns_latency_seconds_bucket"))
+        #expect(Self.metricNames(in: "rate(cdnsd_dns_latency_seconds_bucket[5m])") == ["cdnsd_dns_latency_seconds_bucket"])
+        let expiry = metrics.body.split(separator: "\n").first { $0.hasPrefix("cdnsd_certificate_expiry_timestamp_seconds{") }
+        #expect(expiry?.contains("certificate=\"api.svc.test\"") == true && expiry?.contains("kind=\"api\"") == true, "\(expiry ?? "none")")
+    }
 }
