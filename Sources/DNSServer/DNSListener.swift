@@ -161,19 +161,23 @@ public final class DNSListener: Service, Sendable {
         let scratches = caches.map { TCPReplyScratch(eventLoop: $0.eventLoop) }
         let metrics = TCPMetrics()
         return try await ServerBootstrap(group: group)
-            // A deep backlog and many accepts per wakeup: under a connection
-            // flood, newcomers wait in the kernel instead of being dropped.
+            // A deep backlog: under a connection flood, newcomers wait in
+            // the kernel instead of being dropped.
             .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.maxMessagesPerRead, value: 64)
+            .serverChannelOption(.maxMessagesPerRead, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Always admitted: a full table closes its longest-idle connection instead.
+                    try channel.pipeline.syncOperations.addHandler(TCPAdmissionHandler(table: connections))
+                }
+            }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard let index = caches.firstIndex(where: { $0.eventLoop === channel.eventLoop }) else {
+                // Evicted between its accept and now: it is being closed.
+                guard let index = caches.firstIndex(where: { $0.eventLoop === channel.eventLoop }), let slot = connections.slot(for: channel) else {
                     return channel.close()
                 }
-                // Always admitted: a full table closes its longest-idle connection instead.
-                let slot = connections.admit(channel)
-                channel.closeFuture.whenComplete { _ in connections.remove(slot) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         TCPQueryHandler(responder: responder, cache: caches[index], scratch: scratches[index], requestHandler: requestHandler,

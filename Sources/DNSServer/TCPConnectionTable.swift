@@ -107,6 +107,8 @@ final class TCPConnectionTable: Sendable {
         var slots: [Slot] = []
         var positions: [ObjectIdentifier: Int] = [:]
         var perPrefix: [SourcePrefix: [Slot]] = [:]
+        /// By `ObjectIdentifier` of the channel.
+        var byChannel: [ObjectIdentifier: Slot] = [:]
     }
 
     let limits: TCPLimits
@@ -150,6 +152,7 @@ final class TCPConnectionTable: Sendable {
             }
             state.positions[ObjectIdentifier(slot)] = state.slots.count
             state.slots.append(slot)
+            state.byChannel[ObjectIdentifier(channel)] = slot
             if let prefix { state.perPrefix[prefix, default: []].append(slot) }
             return (victims, state.slots.count)
         }
@@ -168,6 +171,11 @@ final class TCPConnectionTable: Sendable {
         return slot
     }
 
+    /// The slot `channel` was admitted with; nil once it was evicted or closed.
+    func slot(for channel: any Channel) -> Slot? {
+        state.withLockedValue { $0.byChannel[ObjectIdentifier(channel)] }
+    }
+
     /// Forgets `slot` (idempotent: an evicted slot is gone already).
     func remove(_ slot: Slot) {
         let count = state.withLockedValue { state -> Int? in
@@ -180,6 +188,7 @@ final class TCPConnectionTable: Sendable {
 
     private static func remove(_ slot: Slot, from state: inout State) {
         guard let position = state.positions.removeValue(forKey: ObjectIdentifier(slot)) else { return }
+        state.byChannel[ObjectIdentifier(slot.channel)] = nil
         let last = state.slots.removeLast()
         if position < state.slots.count {
             state.slots[position] = last
@@ -203,5 +212,26 @@ final class TCPConnectionTable: Sendable {
             best = candidate
         }
         return best
+    }
+}
+
+/// On the listening socket's channel: admits every accepted connection to
+/// the table the moment it is accepted, before NIO hands it to its event
+/// loop, so the count (and the closing of the longest-idle connection that
+/// makes room) never lags behind a flood of connects.
+final class TCPAdmissionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    let table: TCPConnectionTable
+
+    init(table: TCPConnectionTable) { self.table = table }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        let slot = table.admit(child)
+        let table = table
+        child.closeFuture.whenComplete { _ in table.remove(slot) }
+        context.fireChannelRead(data)
     }
 }

@@ -197,6 +197,56 @@ struct OperationsTests {
         #expect(lines.allSatisfy { $0.contains("rcode=\"BADVERS\"") || $0.contains("rcode=\"NOERROR\"") || $0.contains("rcode=\"\(updateRcode)\"") }, "\(lines)")
     }
 
+    @Test("[dns] rrl_* and max_udp_size reach the wire: answers over the rate are dropped or slipped (TC), counted in /metrics; a large TXT over UDP is TC within max_udp_size")
+    func rateLimitingAndUDPSize() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let big = (0..<4).map { "\\\"" + String(repeating: Character(UnicodeScalar(UInt8(97 + $0))), count: 200) + "\\\"" }.joined(separator: " ")
+        let toml = """
+            [[zone]]
+            name = "svc.test"
+            nameservers = ["ns1.svc.test"]
+            records = ["ns1.svc.test. A 127.0.0.1", "www.svc.test. A 10.0.0.1", "big.svc.test. TXT \(big)"]
+            """
+        let server = try CDNSServer.start(toml: toml, zone: "svc.test.", in: directory, environment: [
+            "CDNS_DNS_RRL_RATE": "5", "CDNS_DNS_RRL_SLIP": "2", "CDNS_DNS_RRL_EXEMPT": "", "CDNS_DNS_MAX_UDP_SIZE": "600",
+        ])
+        defer { server.process.stop() }
+        try Curl.waitFor("\(server.apiURL)/health", process: server.process)
+
+        let large = try DNSMessage(header: DNSHeader(id: 3), questions: [Question(name: "big.svc.test.", type: .txt)], edns: EDNS(udpPayloadSize: 4096)).encode()
+        let udp = try DNSMessage(decoding: TestDNSClient.udp(large, port: server.port))
+        #expect(udp.header.flags.contains(.truncated) && udp.answers.isEmpty, "an 800-byte TXT does not fit max_udp_size 600")
+        #expect(udp.edns?.udpPayloadSize == 600)
+        #expect(try DNSMessage(decoding: TestDNSClient.tcp(large, port: server.port)).answers.count == 1)
+
+        // 40 answers asked at once from one source: 5 a second go out whole,
+        // every second one over the rate truncated, the others not at all.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        TestDNSClient.setTimeout(fd, 0.5)
+        var target = TestDNSClient.address("127.0.0.1", server.port)
+        for id in 0..<40 {
+            let query = try DNSMessage(header: DNSHeader(id: UInt16(100 + id)), questions: [Question(name: "www.svc.test.", type: .a)]).encode()
+            _ = withUnsafePointer(to: &target) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        var full = 0, truncated = 0
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while case let count = recv(fd, &buffer, buffer.count, 0), count > 0 {
+            let reply = try DNSMessage(decoding: Array(buffer[0..<count]))
+            if reply.header.flags.contains(.truncated) { truncated += 1 } else { full += 1 }
+        }
+        #expect(full >= 1 && full <= 10, "\(full) whole answers")
+        #expect(truncated >= 10 && full + truncated < 40, "\(truncated) truncated of \(full + truncated) replies")
+        let metrics = try Curl.get("\(server.apiURL)/metrics").body
+        for action in ["slipped", "dropped"] {
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("cdnsd_dns_rrl_limited_total{action=\"\(action)\"}") }
+            #expect(line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 10 } == true, "\(action): \(String(describing: line))")
+        }
+    }
+
     @Test("[dns] tcp_connections caps open TCP connections over all listen addresses together; a newcomer displaces the longest idle")
     func tcpCapIsServerWide() async throws {
         let directory = try TemporaryDirectory()
