@@ -588,10 +588,10 @@ print(sent, sum(full.values()), sum(slipped.values()), bytes_in, len(q), end - s
 '''
 
 
-def resolve_like_a_resolver(port, source, tries=8):
+def resolve_like_a_resolver(port, source, tries=12):
     """UDP with retries; on TC the same question over TCP. Returns 'udp', 'tcp' or why not."""
     for _ in range(tries):
-        reply = udp_ask(port, "big." + ZONE, qtype=16, timeout=0.2, source=source, edns=1232)
+        reply = udp_ask(port, "big." + ZONE, qtype=16, timeout=0.1, source=source, edns=1232)
         if reply is None:
             continue
         if reply[0]["tc"]:
@@ -616,7 +616,7 @@ def case_rrl(server, seconds=5.0, rate=20000):
         outcomes.append(resolve_like_a_resolver(server.port, f"127.0.2.{200 + i % 50}"))
         if i % 4 == 0:  # a real resolver's stub: dig retries over TCP on TC
             try:
-                result = subprocess.run(["dig", "@127.0.0.1", "-p", str(server.port), "-b", f"127.0.2.{250 + i // 4}", "+tries=3", "+time=1",
+                result = subprocess.run(["dig", "@127.0.0.1", "-p", str(server.port), "-b", f"127.0.2.{250 + i // 4}", "+tries=5", "+time=1",
                                          "big." + ZONE, "TXT"], capture_output=True, text=True, timeout=20)
                 resolved = "status: NOERROR" in result.stdout and "ANSWER: 1," in result.stdout
                 dig.append(("tcp" if "retrying in TCP mode" in result.stdout + result.stderr else "udp") if resolved else None)
@@ -647,7 +647,10 @@ def case_rrl(server, seconds=5.0, rate=20000):
           f"dig: {len(dig_ok)}/5 resolved ({dig_ok.count('tcp')} via TCP)")
     # Pass limits: no second with more full answers than the rate (10%
     # for the two clocks' seconds not lining up), and the resolvers resolve.
-    return peak <= RRL_RATE * 1.1 and full <= RRL_RATE * (seconds + 1) and len(resolved) == 20 and len(dig_ok) == 5
+    # Each UDP try of theirs is slipped (TC, then TCP) or dropped at random,
+    # half and half with rrl_slip 2: a lookup fails when all its tries are
+    # dropped (1 in 4096 for the 12 tries here, 1 in 32 for dig's 5).
+    return peak <= RRL_RATE * 1.1 and full <= RRL_RATE * (seconds + 1) and len(resolved) >= 19 and len(dig_ok) >= 4
 
 
 CASES = {
