@@ -24,8 +24,13 @@ public actor ACMEClient {
     /// How many requests were sent again after a badNonce rejection.
     public private(set) var badNonceRetries = 0
 
-    /// - Parameter trustRoots: a PEM file of extra roots to trust for the
-    ///   directory's HTTPS (a private CA such as Step-CA), besides the system's.
+    /// A client of the CA at `directoryURL`, signing as the account of `accountKey`.
+    /// - Parameters:
+    ///   - directoryURL: the CA's ACME directory, e.g. `https://ca.svc.dev/acme/acme/directory`.
+    ///   - accountKey: the account's key; keep it to use the same account again.
+    ///   - trustRoots: a PEM file of extra roots to trust for the
+    ///     directory's HTTPS (a private CA such as Step-CA), besides the system's.
+    ///   - logger: where requests and retries are logged.
     public init(directoryURL: String, accountKey: PrivateKey, trustRoots: String? = nil, logger: Logger = Logger(label: "acme")) throws(ACMEError) {
         self.directoryURL = directoryURL
         self.accountKey = accountKey

@@ -6,6 +6,7 @@
 public enum ZoneFile {
     /// The records of `text`, in file order.
     /// - Parameters:
+    ///   - text: the zone file's contents.
     ///   - origin: the origin before any `$ORIGIN` (the zone's apex).
     ///   - defaultTTL: the TTL of records before any `$TTL` or explicit TTL.
     public static func parse(_ text: String, origin: DNSName, defaultTTL: UInt32 = 3600) throws(DNSWireError) -> [ResourceRecord] {
