@@ -89,7 +89,15 @@ echo "test.sh: PostgreSQL on 127.0.0.1:$pgport (pid $(head -n 1 "$pgdir/data/pos
 
 export CDNS_REQUIRE_INTEGRATION=1
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --skip EmbedACMETests
+
+# The libraries as libraries: their DocC catalogs build without a warning,
+# and the two embedding examples (separate packages depending on this one
+# by path) build and run, EmbedACME against pebble in a second test run.
+swift package --disable-sandbox generate-documentation --target DNSWire --target ZoneStore --target ACMEClient --warnings-as-errors
+(cd Examples/EmbedDNSWire && swift build && .build/debug/EmbedDNSWire)
+(cd Examples/EmbedACME && swift build)
+CDNS_EMBED_ACME="$PWD/Examples/EmbedACME/.build/debug/EmbedACME" swift test --skip-build --filter EmbedACMETests
 
 # DNS fault injection against the debug build: storms, idle and slow TCP
 # clients, a spoofed flood under rate limiting (about a minute; figures printed).
