@@ -43,10 +43,12 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // recvmmsg/sendmmsg for the UDP fast path (Glibc's module hides them).
+        .target(name: "CUDPBatch"),
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "ZoneStore", "COpenSSL",
+                "DNSWire", "ZoneStore", "COpenSSL", "CUDPBatch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -52,6 +52,9 @@ public struct CDNSConfiguration: Sendable {
         public var maxUDPSize: Int = 1232
         /// Response rate limiting (`rrl_*`); `rate` 0 turns it off.
         public var rateLimit = ResponseRateLimiter.Configuration()
+        /// Threads answering DNS: UDP threads per listen address, and the
+        /// event loops serving TCP (and the API). Default: the CPUs cdnsd may run on.
+        public var threads: Int = CPUAffinity.usableCPUs
     }
 
     public struct API: Sendable {
@@ -138,7 +141,7 @@ public struct CDNSConfiguration: Sendable {
 
     static let sections: [String: Set<String>] = [
         "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections", "tcp_connections_per_prefix", "tcp_message_timeout", "tcp_lifetime",
-                "tcp_replies_in_flight", "max_udp_size", "rrl_rate", "rrl_slip", "rrl_ipv4_prefix", "rrl_ipv6_prefix", "rrl_table_size", "rrl_exempt"],
+                "tcp_replies_in_flight", "max_udp_size", "rrl_rate", "rrl_slip", "rrl_ipv4_prefix", "rrl_ipv6_prefix", "rrl_table_size", "rrl_exempt", "threads"],
         "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url", "journal_entries", "journal_max_age"],
@@ -268,6 +271,7 @@ public struct CDNSConfiguration: Sendable {
             ipv6PrefixLength: try dnsSection.int("rrl_ipv6_prefix", default: 56, range: 16...128),
             tableSize: try dnsSection.int("rrl_table_size", default: 65536, range: 1024...16_777_216),
             exempt: exempt)
+        dns.threads = try dnsSection.int("threads", default: CPUAffinity.usableCPUs, range: 1...1024)
 
         var zoneTables: [(entries: [String: ConfigEntry], source: String)] = []
         switch root["zone"] {
@@ -549,6 +553,6 @@ extension DNSListenerConfiguration {
                 maxConnections: dns.tcpConnections, maxConnectionsPerPrefix: dns.tcpConnectionsPerPrefix,
                 idleTimeout: .seconds(Int64(dns.tcpIdleTimeout)), messageTimeout: .seconds(Int64(dns.tcpMessageTimeout)),
                 lifetime: .seconds(Int64(dns.tcpLifetime)), maxRepliesInFlight: dns.tcpRepliesInFlight),
-            rateLimit: dns.rateLimit)
+            rateLimit: dns.rateLimit, udpThreads: dns.threads)
     }
 }

@@ -31,7 +31,7 @@ public struct Daemon: Sendable {
         // Trapped before anything starts, whatever the configuration: SIGHUP never ends cdnsd.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let storage = try await StoreSetup.open(configuration, logger: logger)
-        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: CPUAffinity.usableCPUs)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.dns.threads)
         let release: @Sendable () async -> Void = {
             await storage.shutdown()
             try? await eventLoops.shutdownGracefully()
@@ -72,7 +72,7 @@ public struct Daemon: Sendable {
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
             logger.info("cdnsd starting", metadata: [
-                "config": "\(configuration.source)", "event_loops": "\(CPUAffinity.usableCPUs)",
+                "config": "\(configuration.source)", "event_loops": "\(configuration.dns.threads)",
                 "zones": "\(configuration.zones.map(\.origin.description).joined(separator: ", "))",
                 "static_tsig_keys": "\(configuration.tsigKeys.map(\.name.description).joined(separator: ", "))",
             ])

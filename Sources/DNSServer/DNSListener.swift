@@ -25,6 +25,9 @@ public struct DNSListenerConfiguration: Sendable {
     public var rateLimit: ResponseRateLimiter.Configuration
     /// EDNS UDP payload size advertised and honoured at most.
     public var maxUDPPayload: UInt16
+    /// Threads answering UDP on each address, each with its own
+    /// `SO_REUSEPORT` socket (Linux; elsewhere one NIO channel per event loop).
+    public var udpThreads: Int
 
     /// A TCP connection with no query for this long is closed (`tcpLimits.idleTimeout`).
     public var tcpIdleTimeout: TimeAmount {
@@ -38,7 +41,7 @@ public struct DNSListenerConfiguration: Sendable {
     }
 
     public init(addresses: [SocketAddress], udp: Bool = true, tcp: Bool = true, tcpIdleTimeout: TimeAmount = .seconds(10), maxTCPConnections: Int = 1000, maxUDPPayload: UInt16 = 1232,
-                tcpLimits: TCPLimits? = nil, rateLimit: ResponseRateLimiter.Configuration = .off) {
+                tcpLimits: TCPLimits? = nil, rateLimit: ResponseRateLimiter.Configuration = .off, udpThreads: Int = System.coreCount) {
         self.addresses = addresses
         self.udp = udp
         self.tcp = tcp
@@ -50,6 +53,7 @@ public struct DNSListenerConfiguration: Sendable {
         self.tcpLimits = limits
         self.rateLimit = rateLimit
         self.maxUDPPayload = maxUDPPayload
+        self.udpThreads = max(1, udpThreads)
     }
 }
 
@@ -57,8 +61,10 @@ public struct DNSListenerConfiguration: Sendable {
 /// listeners on every configured address, answering from the store's current
 /// snapshot until graceful shutdown.
 ///
-/// UDP uses one `SO_REUSEPORT` socket per event loop with vectored reads
-/// (`recvmmsg`) and batched writes (`sendmmsg`); TCP accepts on all loops.
+/// UDP on Linux: `udpThreads` threads per address, each looping over its
+/// own `SO_REUSEPORT` socket with `recvmmsg`/`sendmmsg` and a cache of
+/// answers (UDPFastPath.swift); elsewhere one NIO channel per event loop.
+/// TCP accepts on all event loops.
 public final class DNSListener: Service, Sendable {
     private let configuration: DNSListenerConfiguration
     private let store: any RecordStore
@@ -82,8 +88,15 @@ public final class DNSListener: Service, Sendable {
         let snapshot = await store.snapshot()
         var caches: [SnapshotCache] = []
         for loop in loops { caches.append(SnapshotCache(eventLoop: loop, snapshot: snapshot)) }
-        await store.subscribe(LoopSnapshotPublisher(caches: caches))
+        let udpSnapshots = UDPSnapshotSource(snapshot)
+        await store.subscribe(LoopSnapshotPublisher(caches: caches, udp: udpSnapshots))
 
+        #if os(Linux)
+        var workers: [UDPWorker] = []
+        func stopWorkers() { for worker in workers { worker.stop() } }
+        #else
+        func stopWorkers() {}
+        #endif
         var channels: [any Channel] = []
         var addresses: [SocketAddress] = []
         // One table for the whole server: the caps protect the process, not a socket.
@@ -93,11 +106,23 @@ public final class DNSListener: Service, Sendable {
             for address in configuration.addresses {
                 var resolved = address
                 if configuration.udp {
+                    #if os(Linux)
+                    let responder = QueryResponder(maxUDPPayload: configuration.maxUDPPayload)
+                    for index in 0..<configuration.udpThreads {
+                        let socket = try UDPSocket(binding: resolved)
+                        if index == 0, let local = socket.localAddress { resolved = local }
+                        let worker = UDPWorker(socket: socket, snapshots: udpSnapshots, responder: responder, requestHandler: requestHandler,
+                                               rateLimiter: rateLimiter, name: "cdnsd-udp-\(workers.count)")
+                        try worker.start()
+                        workers.append(worker)
+                    }
+                    #else
                     for (index, cache) in caches.enumerated() {
                         let channel = try await bindUDP(resolved, cache: cache, rateLimiter: rateLimiter)
                         channels.append(channel)
                         if index == 0, let local = channel.localAddress { resolved = local }
                     }
+                    #endif
                 }
                 if configuration.tcp {
                     let channel = try await bindTCP(resolved, caches: caches, connections: connections)
@@ -107,6 +132,7 @@ public final class DNSListener: Service, Sendable {
                 addresses.append(resolved)
             }
         } catch {
+            stopWorkers()
             for channel in channels { try? await channel.close() }
             logger.error("DNS listener failed to bind", metadata: ["error": "\(error)"])
             throw error
@@ -114,10 +140,11 @@ public final class DNSListener: Service, Sendable {
         let protocols = [configuration.udp ? "udp" : nil, configuration.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+")
         logger.info("DNS listening", metadata: [
             "addresses": "\(addresses.map(Self.describe).joined(separator: ", "))",
-            "protocols": "\(protocols)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
+            "protocols": "\(protocols)", "udp_threads": "\(configuration.udp ? configuration.udpThreads : 0)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
         ])
         try? await gracefulShutdown()
         logger.info("DNS listener shutting down")
+        stopWorkers()
         for channel in channels { try? await channel.close() }
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import ZoneStore
 
 /// The snapshot one event loop answers from.
@@ -31,12 +32,41 @@ final class SnapshotCache: @unchecked Sendable {
     }
 }
 
-/// Hands each published snapshot to every loop's cache and returns once all
-/// of them serve it.
+/// The snapshot the UDP fast-path threads answer from.
+///
+/// A worker thread blocks in `recvmmsg`, so nothing can hop onto it: it
+/// reads `version` (one atomic load) after every receive and takes the
+/// lock only when a new snapshot was published. Because the load happens
+/// after the datagrams arrived, a query sent after `publish` returned is
+/// answered from the new snapshot (or a newer one).
+final class UDPSnapshotSource: Sendable {
+    private let current: Mutex<ZoneSnapshot>
+    private let published = Atomic<UInt64>(0)
+
+    init(_ snapshot: ZoneSnapshot) {
+        current = Mutex(snapshot)
+    }
+
+    /// Counts publications; changes whenever `snapshot` may have.
+    var version: UInt64 { published.load(ordering: .acquiring) }
+
+    var snapshot: ZoneSnapshot { current.withLock { $0 } }
+
+    /// Keeps the newer of the current and `snapshot`.
+    func publish(_ snapshot: ZoneSnapshot) {
+        current.withLock { if snapshot.generation >= $0.generation { $0 = snapshot } }
+        published.add(1, ordering: .releasing)
+    }
+}
+
+/// Hands each published snapshot to every loop's cache (and the UDP
+/// threads' source) and returns once all of them serve it.
 struct LoopSnapshotPublisher: SnapshotSubscriber {
     let caches: [SnapshotCache]
+    var udp: UDPSnapshotSource? = nil
 
     func apply(_ snapshot: ZoneSnapshot) async {
+        udp?.publish(snapshot)
         for cache in caches {
             try? await cache.eventLoop.submit { cache.update(snapshot) }.get()
         }
