@@ -94,6 +94,13 @@ PY
 
 port() { echo $(( 20000 + RANDOM % 20000 )); }
 
+# `threads N`: the environment giving cdnsd N DNS threads; empty for a build
+# from before [dns] threads, which sizes itself from the CPUs it may use
+# (the same number under taskset).
+threads_known=0
+CDNS_DNS_THREADS=1 "$cdnsd" check-config --config "$work/cdnsd.toml" >/dev/null 2>&1 && threads_known=1
+threads() { [ "$threads_known" = 1 ] && echo "CDNS_DNS_THREADS=$1"; true; }
+
 knot_conf() {  # PORT WORKERS ZONE FILE -> config path
     local dir="$work/knot-$1"
     mkdir -p "$dir"
@@ -129,39 +136,54 @@ wait_for() {  # PORT NAME
 }
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
-mean() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print(f'{sum(v)/len(v):.0f}')" "$@"; }
-ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 
-measure() {  # LOADCORES MODE PORT -> q/s
-    taskset -c "$1" dnsperf -s 127.0.0.1 -p "$3" -m "$2" -d "$work/queries.txt" -l "$seconds" -c 4 -q 200 -T 1 -t 5 2>&1 \
-        | tee -a "$work/dnsperf.log" | awk '/Queries per second:/ { print $4 }'
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # user + system CPU of every thread
+hz=$(getconf CLK_TCK)
+
+measure() {  # LOADCORES MODE PORT SERVERPID -> "q/s server-CPU-%"
+    local before qps
+    before=$(ticks "$4")
+    qps=$(taskset -c "$1" dnsperf -s 127.0.0.1 -p "$3" -m "$2" -d "$work/queries.txt" -l "$seconds" -c 4 -q 200 -T 1 -t 5 2>&1 \
+        | tee -a "$work/dnsperf.log" | awk '/Queries per second:/ { print $4 }')
+    echo "$qps $(( ($(ticks "$4") - before) * 100 / hz / seconds ))"
 }
 
 echo "cdnsd $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($cdnsd), knotd $(knotd -V | awk '{print $NF}'), $cores cores, ${seconds}s per dnsperf run, $rounds rounds"
 if [[ $parts == *" throughput "* ]]; then
 echo
-printf '%-7s %-28s %12s %12s %7s %12s %12s %7s\n' cores placement "knotd UDP" "cdnsd UDP" ratio "knotd TCP" "cdnsd TCP" ratio
+echo "q/s is the mean over the rounds; cpu is the server's CPU time over the run (100 = one core busy)."
+printf '%-5s %-26s %9s %4s %9s %4s %6s   %9s %4s %9s %4s %6s\n' cores placement "knotd UDP" cpu "cdnsd UDP" cpu ratio "knotd TCP" cpu "cdnsd TCP" cpu ratio
 for count in "${core_counts[@]}"; do
     [ "$count" = all ] && count=$cores
     [ "$count" -gt "$cores" ] && continue
     server_cores="0-$((count - 1))"
     if [ "$count" -lt "$cores" ]; then load_cores="$count-$((cores - 1))"; placement="server $server_cores, load $load_cores"
-    else load_cores="0-$((cores - 1))"; placement="server and load share $server_cores"; fi
+    else load_cores="0-$((cores - 1))"; placement="server+load share $server_cores"; fi
     kport=$(port); cport=$((kport + 1))
     taskset -c "$server_cores" knotd -c "$(knot_conf "$kport" "$count" svc.bench "$work/svc.bench.zone")" >"$work/knotd-$count.log" 2>&1 &
     kpid=$!; pids+=("$kpid")
-    CDNS_DNS_LISTEN="127.0.0.1:$cport" CDNS_DNS_THREADS="$count" taskset -c "$server_cores" "$cdnsd" serve --config "$work/cdnsd.toml" >"$work/cdnsd-$count.log" 2>&1 &
+    env CDNS_DNS_LISTEN="127.0.0.1:$cport" $(threads "$count") taskset -c "$server_cores" "$cdnsd" serve --config "$work/cdnsd.toml" >"$work/cdnsd-$count.log" 2>&1 &
     cpid=$!; pids+=("$cpid")
     wait_for "$kport" svc.bench; wait_for "$cport" svc.bench
-    ku=(); cu=(); kt=(); ct=()
-    for _ in $(seq "$rounds"); do
-        ku+=("$(measure "$load_cores" udp "$kport")"); cu+=("$(measure "$load_cores" udp "$cport")")
-        kt+=("$(measure "$load_cores" tcp "$kport")"); ct+=("$(measure "$load_cores" tcp "$cport")")
+    declare -A runs=()
+    for round in $(seq "$rounds"); do
+        for mode in udp tcp; do
+            runs[knotd-$mode]+="$(measure "$load_cores" "$mode" "$kport" "$kpid");"
+            runs[cdnsd-$mode]+="$(measure "$load_cores" "$mode" "$cport" "$cpid");"
+        done
     done
     kill "$kpid" "$cpid"; wait "$kpid" "$cpid" 2>/dev/null || true
-    kum=$(mean "${ku[@]}"); cum=$(mean "${cu[@]}"); ktm=$(mean "${kt[@]}"); ctm=$(mean "${ct[@]}")
-    printf '%-7s %-28s %12s %12s %7s %12s %12s %7s\n' "$count" "$placement" "$kum" "$cum" "$(ratio "$cum" "$kum")" "$ktm" "$ctm" "$(ratio "$ctm" "$ktm")"
-    echo "        rounds: knotd UDP ${ku[*]} | cdnsd UDP ${cu[*]} | knotd TCP ${kt[*]} | cdnsd TCP ${ct[*]}"
+    python3 - "$count" "$placement" "${runs[knotd-udp]}" "${runs[cdnsd-udp]}" "${runs[knotd-tcp]}" "${runs[cdnsd-tcp]}" <<'PY'
+import sys
+count, placement, *series = sys.argv[1:]
+parsed = [[tuple(float(x) for x in run.split()) for run in s.split(";") if run] for s in series]
+means = [(sum(q for q, _ in runs) / len(runs), sum(c for _, c in runs) / len(runs)) for runs in parsed]
+(ku, kuc), (cu, cuc), (kt, ktc), (ct, ctc) = means
+print(f"{count:<5} {placement:<26} {ku:9.0f} {kuc:4.0f} {cu:9.0f} {cuc:4.0f} {cu / ku:6.2f}   {kt:9.0f} {ktc:4.0f} {ct:9.0f} {ctc:4.0f} {ct / kt:6.2f}")
+for name, runs in zip(["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"], parsed):
+    print(f"      {name}: " + "  ".join(f"{q:.0f} ({c:.0f}%)" for q, c in runs))
+print(f"      per CPU-second, cdnsd/knotd: UDP {(cu / cuc) / (ku / kuc):.2f}, TCP {(ct / ctc) / (kt / ktc):.2f}" if min(kuc, cuc, ktc, ctc) > 0 else "")
+PY
 done
 echo "  dnsperf: $(grep -E "Queries lost" "$work/dnsperf.log" | awk '{ lost += $3 } END { print lost + 0 }') queries lost over all runs"
 fi
@@ -265,7 +287,7 @@ cc -O2 -shared -fPIC -o "$work/malloc-count.so" "$work/malloc-count.c"
 allocations() {  # MODE -> "allocations queries"
     local p count0 count1 answered
     p=$(port)
-    CDNS_DNS_LISTEN="127.0.0.1:$p" CDNS_DNS_THREADS=1 MALLOC_COUNT_FILE="$work/mallocs" LD_PRELOAD="$work/malloc-count.so" \
+    env CDNS_DNS_LISTEN="127.0.0.1:$p" $(threads 1) MALLOC_COUNT_FILE="$work/mallocs" LD_PRELOAD="$work/malloc-count.so" \
         taskset -c 0 "$cdnsd" serve --config "$work/cdnsd.toml" >"$work/cdnsd-malloc.log" 2>&1 &
     local pid=$!; pids+=("$pid")
     wait_for "$p" svc.bench
@@ -287,7 +309,7 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
     echo
     echo "Profile: cdnsd on core 0 (1 thread), UDP load from core 1, perf record -g, top symbols by self time"
     p=$(port)
-    CDNS_DNS_LISTEN="127.0.0.1:$p" CDNS_DNS_THREADS=1 taskset -c 0 "$cdnsd" serve --config "$work/cdnsd.toml" >"$work/cdnsd-perf.log" 2>&1 &
+    env CDNS_DNS_LISTEN="127.0.0.1:$p" $(threads 1) taskset -c 0 "$cdnsd" serve --config "$work/cdnsd.toml" >"$work/cdnsd-perf.log" 2>&1 &
     pid=$!; pids+=("$pid")
     wait_for "$p" svc.bench
     taskset -c 1 dnsperf -s 127.0.0.1 -p "$p" -m udp -d "$work/queries.txt" -l "$((seconds + 2))" -c 4 -q 200 -T 1 >/dev/null 2>&1 &
@@ -296,7 +318,8 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
     perf record -g -o "$work/perf.data" -p "$pid" -- sleep "$seconds" >/dev/null 2>&1 || true
     wait "$load" || true
     stop "$pid"
-    perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25 | sed 's/^/  /'
-    echo "  by DSO/kernel:"
-    perf report -i "$work/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -6 | sed 's/^/  /'
+    top() { perf report -i "$work/perf.data" --no-children --sort "$1" -g none --stdio 2>/dev/null | awk '/^ +[0-9.]+%/ { $1 = $1; print "  " substr($0, 1, 110) }' | head -"$2"; }
+    top symbol 25
+    echo "  by object:"
+    top dso 6
 fi
