@@ -35,6 +35,8 @@ requirements=(
     python3-yaml:/usr/lib/python3/dist-packages/yaml
     systemd:systemd-analyze
     prometheus:promtool
+    caddy:caddy
+    iproute2:ip
 )
 missing=()
 for pair in "${requirements[@]}"; do

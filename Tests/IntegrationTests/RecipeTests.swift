@@ -169,4 +169,51 @@ struct RecipeTests {
         #expect(served.last == "\"XKrxpRBosdIKFzxW_CT3KLZNf6q0HG9i01zxXp5CPBs\"", "\(served)")
         #expect(served.first?.hasSuffix(".svc.dev.") == true, "no CNAME to the account's fulldomain: \(served)")
     }
+
+    /// Caddy validates through the system resolver and is reached by name,
+    /// so this one runs in network, mount and PID namespaces of its own: lo
+    /// only, /etc/resolv.conf naming cdnsd on 127.0.0.1:53, ca.svc.dev in
+    /// /etc/hosts, /var/lib/caddy a temporary directory. --kill-child ends
+    /// every process in them with the shell.
+    @Test("Caddy's acme_server as the CA, lego httpreq as the client (caddy.md), in namespaces of its own",
+          .enabled(if: Programs.runnable("caddy", "unshare", "ip", "lego", "openssl", "curl", "dig")))
+    func caddyCA() throws {
+        let unshare = try Programs.require("unshare")
+        _ = try Programs.require("caddy")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let root = directory.url.path
+        _ = try directory.file("Caddyfile", try Self.blocks("caddy.md", "caddy-ca")[0])
+        let configuration = try directory.file("cdnsd.toml", try Self.blocks("README.md", "cdnsd-config")[0])
+        _ = try directory.file("resolv.conf", "nameserver 127.0.0.1\n")
+        _ = try directory.file("hosts", "127.0.0.1 localhost ca.svc.dev\n")
+        for folder in ["caddy", "home"] { try FileManager.default.createDirectory(at: directory.url.appendingPathComponent(folder), withIntermediateDirectories: true) }
+        try FileManager.default.createDirectory(atPath: "/var/lib/caddy", withIntermediateDirectories: true)
+        let script = """
+            ip link set lo up
+            mount --bind '\(root)/resolv.conf' /etc/resolv.conf
+            mount --bind '\(root)/hosts' /etc/hosts
+            mount --bind '\(root)/caddy' /var/lib/caddy
+            cd '\(root)'
+            cdnsd serve --config "$CDNSD_CONFIG" > cdnsd.log 2>&1 &
+            HOME='\(root)/home' XDG_DATA_HOME='\(root)/home' XDG_CONFIG_HOME='\(root)/home' caddy run --config Caddyfile --adapter caddyfile > caddy.log 2>&1 &
+            for i in $(seq 200); do dig @127.0.0.1 +short svc.dev SOA | grep -q . && break; sleep 0.1; done
+            \(try Self.blocks("caddy.md", "caddy-site")[0])
+            for i in $(seq 300); do [ -f "$CA_ROOT" ] && curl -s --cacert "$CA_ROOT" -o /dev/null "$ACME_DIRECTORY" && break; sleep 0.1; done
+            set -x
+            \(try Self.blocks("lego.md", "lego-httpreq").joined(separator: "\n"))
+            """
+        let binaries = URL(fileURLWithPath: Programs.cdnsd).deletingLastPathComponent().path
+        let run = try ManagedProcess.run(unshare, ["--mount", "--net", "--pid", "--kill-child", "--mount-proc", "/bin/sh", "-ec", script], environment: [
+            "PATH": binaries + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            "CDNS_DNS_LISTEN": "127.0.0.1:53", "CDNS_API_LISTEN": "127.0.0.1:8053", "CDNS_STORAGE_PATH": "\(root)/data/cdnsd.sqlite",
+            "CDNSD_CONFIG": configuration, "CDNSD_API": "http://127.0.0.1:8053", "DNS_HOST": "127.0.0.1", "DNS_PORT": "53", "DNS_SERVER": "127.0.0.1:53",
+        ], timeout: 240)
+        let logs = ["cdnsd.log", "caddy.log"].map { "\($0):\n" + ((try? String(contentsOfFile: "\(root)/\($0)", encoding: .utf8)) ?? "") }.joined(separator: "\n")
+        #expect(run.status == 0, "\(run.output)\n\(logs)")
+        let chain = "\(root)/lego/certificates/_.svc.dev.crt"
+        let verified = try OpenSSL.verify(chain: chain, root: "\(root)/caddy/pki/authorities/local/root.crt")
+        #expect(verified.ok, "\(verified.output)")
+        #expect(try OpenSSL.dnsNames(chain) == ["*.svc.dev", "svc.dev"])
+    }
 }
