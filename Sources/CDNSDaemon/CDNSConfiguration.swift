@@ -71,6 +71,24 @@ public struct CDNSConfiguration: Sendable {
         public var accountDomain: DNSName?
         /// Largest request body in bytes.
         public var maxBodySize: Int
+        /// Open connections at most (`max_connections`).
+        public var maxConnections: Int = 512
+        /// Seconds from accept (TLS handshake included) to a complete request head (`header_timeout`).
+        public var headerTimeout: Int = 10
+        /// Seconds from the request head to the end of the body (`body_timeout`).
+        public var bodyTimeout: Int = 10
+        /// Seconds a kept-alive connection may wait for its next request (`idle_timeout`).
+        public var idleTimeout: Int = 60
+        /// Failed authentications per client source and minute (`auth_failures_per_minute`); 0: off.
+        public var authFailuresPerMinute: Int = 30
+        /// `/register` calls per client source and minute (`registrations_per_minute`); 0: off.
+        public var registrationsPerMinute: Int = 30
+        /// Accounts `/register` may create in all (`max_accounts`); 0: no cap.
+        public var maxAccounts: Int = 0
+        /// Threads that run bcrypt (`bcrypt_threads`).
+        public var bcryptThreads: Int = 1
+        /// bcrypt runs that may wait for a thread (`bcrypt_queue`).
+        public var bcryptQueue: Int = 32
         /// Where each key that was set came from (file or variable), for errors found later.
         var origins: [String: String] = [:]
     }
@@ -142,7 +160,9 @@ public struct CDNSConfiguration: Sendable {
     static let sections: [String: Set<String>] = [
         "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections", "tcp_connections_per_prefix", "tcp_message_timeout", "tcp_lifetime",
                 "tcp_replies_in_flight", "max_udp_size", "rrl_rate", "rrl_slip", "rrl_ipv4_prefix", "rrl_ipv6_prefix", "rrl_table_size", "rrl_exempt", "threads"],
-        "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size"],
+        "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size",
+                "max_connections", "header_timeout", "body_timeout", "idle_timeout", "auth_failures_per_minute", "registrations_per_minute",
+                "max_accounts", "bcrypt_threads", "bcrypt_queue"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url", "journal_entries", "journal_max_age"],
         "challenge": ["ttl", "expire_after", "negative_ttl", "keep_wildcards"],
@@ -351,6 +371,15 @@ public struct CDNSConfiguration: Sendable {
             corsOrigins: try apiSection.strings("cors_origins", default: []),
             accountDomain: accountDomain,
             maxBodySize: try apiSection.int("max_body_size", default: 16384, range: 256...(1 << 20)),
+            maxConnections: try apiSection.int("max_connections", default: 512, range: 1...1_000_000),
+            headerTimeout: try apiSection.duration("header_timeout", default: 10, range: 1...3600),
+            bodyTimeout: try apiSection.duration("body_timeout", default: 10, range: 1...3600),
+            idleTimeout: try apiSection.duration("idle_timeout", default: 60, range: 1...86400),
+            authFailuresPerMinute: try apiSection.int("auth_failures_per_minute", default: 30, range: 0...1_000_000),
+            registrationsPerMinute: try apiSection.int("registrations_per_minute", default: 30, range: 0...1_000_000),
+            maxAccounts: try apiSection.int("max_accounts", default: 0, range: 0...100_000_000),
+            bcryptThreads: try apiSection.int("bcrypt_threads", default: 1, range: 1...256),
+            bcryptQueue: try apiSection.int("bcrypt_queue", default: 32, range: 0...100_000),
             origins: apiSection.entries.mapValues(\.origin))
         let acmeSection = try section("acme")
         acme = ACME(

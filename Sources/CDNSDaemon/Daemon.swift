@@ -61,6 +61,7 @@ public struct Daemon: Sendable {
                     group: eventLoops, logger: Logger(label: "cdnsd.notify")))
             }
             services += storage.services
+            services.append(StoreHealthService(store: store, logger: Logger(label: "cdnsd.store")))
             var triggers: [RenewalTrigger] = []
             services += try apiServices(store: store, triggers: &triggers)
             services.append(managedCertificates(store: store, triggers: &triggers))
@@ -159,7 +160,12 @@ public struct Daemon: Sendable {
             store: store,
             configuration: ChallengeAPIConfiguration(
                 accountDomain: settings.accountDomain, registration: settings.registration, trustedProxies: settings.trustedProxies,
-                corsOrigins: settings.corsOrigins, maxBodySize: settings.maxBodySize, challengeLifetime: Int64(configuration.challenge.expireAfter)),
+                corsOrigins: settings.corsOrigins, maxBodySize: settings.maxBodySize, challengeLifetime: Int64(configuration.challenge.expireAfter),
+                connections: APIConnectionSettings(
+                    maxConnections: settings.maxConnections, headerTimeout: .seconds(Int64(settings.headerTimeout)),
+                    bodyTimeout: .seconds(Int64(settings.bodyTimeout)), idleTimeout: .seconds(Int64(settings.idleTimeout))),
+                authFailuresPerMinute: settings.authFailuresPerMinute, registrationsPerMinute: settings.registrationsPerMinute,
+                maxAccounts: settings.maxAccounts, bcryptThreads: settings.bcryptThreads, bcryptQueue: settings.bcryptQueue),
             registry: registry, logger: Logger(label: "cdnsd.api"))
     }
 }

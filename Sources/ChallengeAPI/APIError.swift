@@ -13,11 +13,14 @@ public struct APIError: HTTPResponseError, Equatable, CustomStringConvertible {
     public var code: String
     /// Why, for the log; never sent to the client.
     public var detail: String
+    /// Seconds after which a refused client may try again (`Retry-After`), for 429 and 503.
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, detail: String = "") {
+    public init(_ status: HTTPResponse.Status, _ code: String, detail: String = "", retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.detail = detail
+        self.retryAfter = retryAfter
     }
 
     public var description: String { detail.isEmpty ? "\(status.code) \(code)" : "\(status.code) \(code): \(detail)" }
@@ -32,6 +35,9 @@ public struct APIError: HTTPResponseError, Equatable, CustomStringConvertible {
         if status == .unauthorized {
             headers[.wwwAuthenticate] = "Basic realm=\"cdnsd\""
         }
+        if let retryAfter {
+            headers[.retryAfter] = String(retryAfter)
+        }
         return Response(status: status, headers: headers, body: .init(byteBuffer: JSONBody.encode(["error": code])))
     }
 
@@ -42,4 +48,8 @@ public struct APIError: HTTPResponseError, Equatable, CustomStringConvertible {
     static let bodyTooLarge = APIError(.contentTooLarge, "body_too_large")
     static let storeUnavailable = APIError(.serviceUnavailable, "store_unavailable")
     static let internalError = APIError(.internalServerError, "internal_error")
+    /// 429 `rate_limited`: the client's source spent its allowance (or bcrypt is saturated).
+    static func rateLimited(retryAfter: Int, _ detail: String) -> APIError {
+        APIError(.tooManyRequests, "rate_limited", detail: detail, retryAfter: retryAfter)
+    }
 }

@@ -122,11 +122,14 @@ extension ChallengeAPI {
         let name = String(token[..<dot])
         let secret = String(token[token.index(after: dot)...])
         let found = store.credential(name: AdminToken.credentialName(name))
-        guard let found, await verifier.verify(user: AdminToken.credentialName(name), secret: secret, hash: found.secretHash) else {
-            throw adminFailure(APIError(.unauthorized, "admin_unauthorized", detail: "unknown admin token or wrong secret for \(name)"), context: context)
-        }
-        if !found.allowedSources.isEmpty, !found.allowedSources.compactMap(IPNetwork.init).contains(client) {
+        if let found, !found.allowedSources.isEmpty, !found.allowedSources.compactMap(IPNetwork.init).contains(client) {
+            await verifier.delayLikeACheck()
             throw adminFailure(APIError(.forbidden, "forbidden_source", detail: "\(client) is outside the allowed sources of admin token \(name)"), context: context)
+        }
+        let check = await checkSecret(user: AdminToken.credentialName(name), secret: secret, hash: found?.secretHash, client: client)
+        if case .limited(let refusal) = check { throw refusal }
+        guard case .verified = check, let found else {
+            throw adminFailure(APIError(.unauthorized, "admin_unauthorized", detail: "unknown admin token or wrong secret for \(name)"), context: context)
         }
         if write, !found.allowedNames.contains(AdminToken.readWrite) {
             throw adminFailure(APIError(.forbidden, "admin_read_only", detail: "admin token \(name) is read-only"), context: context)
@@ -134,6 +137,7 @@ extension ChallengeAPI {
     }
 
     func adminFailure(_ error: APIError, context: APIRequestContext) -> APIError {
+        metrics.adminAuthFailures.increment()
         context.logger.notice("request refused", metadata: ["api": "admin", "reason": "\(error.detail)"])
         return error
     }

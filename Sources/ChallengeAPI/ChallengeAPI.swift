@@ -21,13 +21,22 @@ public struct ChallengeAPI: Sendable {
     let metrics: APIMetrics
     let registry: PrometheusCollectorRegistry?
     let logger: Logger
+    /// Failed authentications per client source.
+    let authLimiter: SourceRateLimiter
+    /// `/register` calls per client source.
+    let registerLimiter: SourceRateLimiter
 
-    /// - Parameter registry: served at `/metrics` when given.
+    /// - Parameters:
+    ///   - registry: served at `/metrics` when given.
+    ///   - verifier: by default one with a bcrypt pool of `configuration.bcryptThreads`.
     public init(store: ZoneRecordStore, configuration: ChallengeAPIConfiguration, registry: PrometheusCollectorRegistry? = nil,
-                verifier: SecretVerifier = SecretVerifier(), logger: Logger = Logger(label: "cdnsd.api")) {
+                verifier: SecretVerifier? = nil, logger: Logger = Logger(label: "cdnsd.api")) {
         self.store = store
         self.configuration = configuration
-        self.verifier = verifier
+        self.verifier = verifier ?? SecretVerifier(
+            pool: BcryptPool(threads: configuration.bcryptThreads, queue: configuration.bcryptQueue), dummyCost: configuration.bcryptCost)
+        authLimiter = SourceRateLimiter(perMinute: configuration.authFailuresPerMinute)
+        registerLimiter = SourceRateLimiter(perMinute: configuration.registrationsPerMinute)
         self.clients = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         self.metrics = APIMetrics()
         self.registry = registry
@@ -66,6 +75,15 @@ public struct ChallengeAPI: Sendable {
         guard configuration.registration, let accountDomain = configuration.accountDomain else {
             throw APIError(.forbidden, "registration_disabled", detail: "[api] registration = false or no account domain")
         }
+        let client = try clientAddress(request, context: context)
+        if let retry = registerLimiter.take(client) {
+            metrics.limitedRegister.increment()
+            throw APIError.rateLimited(retryAfter: retry, "\(client) registered too often (registrations_per_minute = \(configuration.registrationsPerMinute))")
+        }
+        if configuration.maxAccounts > 0, store.view().accounts.count >= configuration.maxAccounts {
+            metrics.accountCapReached.increment()
+            throw APIError(.forbidden, "account_limit", detail: "max_accounts = \(configuration.maxAccounts) reached")
+        }
         var request = request
         let body = try await JSONBody.read(&request, limit: configuration.maxBodySize, emptyIsObject: true)
         let invalidCIDR = APIError(.badRequest, "invalid_allowfrom_cidr")
@@ -76,7 +94,10 @@ public struct ChallengeAPI: Sendable {
         let username = SecretGenerator.uuid()
         let subdomain = SecretGenerator.uuid()
         let password = SecretGenerator.password()
-        let hash = try await SecretGenerator.hash(password, cost: configuration.bcryptCost)
+        guard let hash = await SecretGenerator.hash(password, cost: configuration.bcryptCost, on: verifier.pool) else {
+            metrics.limitedBcrypt.increment()
+            throw APIError.rateLimited(retryAfter: 1, "the bcrypt pool is full")
+        }
         try await storeCall { () throws(ZoneStoreError) in
             try await store.putAccount(Account(username: username, passwordHash: hash, subdomain: subdomain, allowFrom: allowFrom))
         }
@@ -114,7 +135,9 @@ public struct ChallengeAPI: Sendable {
         do {
             try await store.checkHealth()
         } catch {
-            throw APIError(.serviceUnavailable, "store_unavailable", detail: error.description)
+            // Degraded, not down: DNS keeps answering from the last snapshot.
+            logger.warning("health: store unavailable", metadata: ["error": "\(error)"])
+            return json(.serviceUnavailable, ["status": "degraded", "error": "store_unavailable", "dns": "serving the last snapshot"])
         }
         return json(.ok, ["status": "ok"])
     }
@@ -187,7 +210,8 @@ public struct ChallengeAPI: Sendable {
             case .badRecord: throw APIError(.badRequest, "bad_record", detail: error.description)
             default:
                 logger.error("store write failed", metadata: ["error": "\(error)"])
-                throw APIError(.serviceUnavailable, "store_unavailable", detail: error.description)
+                metrics.storeUnavailable.increment()
+                throw APIError(.serviceUnavailable, "store_unavailable", detail: error.description, retryAfter: 5)
             }
         }
     }
@@ -224,17 +248,54 @@ public struct ChallengeAPI: Sendable {
         return (user, secret)
     }
 
-    /// The one authentication both APIs make: the user exists (`hash` is
-    /// its stored hash), the secret verifies against it, and the client is
-    /// inside its allowed sources (none listed: any).
+    /// The one authentication both APIs make: the client is inside the
+    /// user's allowed sources (none listed: any), the user exists (`hash`
+    /// is its stored hash) and the secret verifies against it.
     func authenticate(_ scheme: AuthScheme, user: String, secret: String, hash: String?, sources: [String],
                       client: IPAddress, context: APIRequestContext) async throws(APIError) {
-        guard let hash, await verifier.verify(user: "\(scheme.prefix):\(user)", secret: secret, hash: hash) else {
-            throw authFailure(scheme.badSecret("unknown user or wrong secret for \(user)"), api: scheme, context: context)
-        }
         if !sources.isEmpty, !sources.compactMap(IPNetwork.init).contains(client) {
+            // Refused before any bcrypt, but no sooner than a check would answer.
+            await verifier.delayLikeACheck()
             throw authFailure(scheme.badSource("\(client) is outside the allowed sources of \(user)"), api: scheme, context: context)
         }
+        switch await checkSecret(user: "\(scheme.prefix):\(user)", secret: secret, hash: hash, client: client) {
+        case .verified: return
+        case .rejected: throw authFailure(scheme.badSecret("unknown user or wrong secret for \(user)"), api: scheme, context: context)
+        case .limited(let refusal): throw refusal
+        }
+    }
+
+    /// Whether `secret` verifies against `hash` (nil: an unknown user, checked
+    /// against a dummy hash all the same). A secret the cache knows passes at
+    /// once; every other check takes a token from the client source's
+    /// failed-authentication allowance first (given back when it verifies),
+    /// and runs on the bcrypt pool. Throws 429 when the allowance is spent
+    /// or the pool is full.
+    func checkSecret(user: String, secret: String, hash: String?, client: IPAddress) async -> SecretCheck {
+        if verifier.isCached(user: user, secret: secret, hash: hash) { return .verified }
+        if let retry = authLimiter.take(client) {
+            metrics.limitedAuth.increment()
+            return .limited(APIError.rateLimited(
+                retryAfter: retry, "\(client) failed to authenticate too often (auth_failures_per_minute = \(configuration.authFailuresPerMinute))"))
+        }
+        switch await verifier.check(user: user, secret: secret, hash: hash) {
+        case .verified:
+            authLimiter.refund(client)
+            return .verified
+        case .rejected:
+            return .rejected
+        case .overloaded:
+            authLimiter.refund(client)
+            metrics.limitedBcrypt.increment()
+            return .limited(APIError.rateLimited(retryAfter: 1, "the bcrypt pool is full"))
+        }
+    }
+
+    /// What `checkSecret` found. (A result, not a typed throw: an async
+    /// `throws(APIError) -> Bool` function crashed when it returned here.)
+    enum SecretCheck {
+        case verified, rejected
+        case limited(APIError)
     }
 
     func authFailure(_ error: APIError, api: AuthScheme, context: APIRequestContext) -> APIError {

@@ -19,10 +19,25 @@ public struct ChallengeAPIConfiguration: Sendable {
     public var challengeLifetime: Int64
     /// bcrypt cost for new passwords and secrets (acme-dns uses 10).
     public var bcryptCost: UInt8
+    /// Connection cap and per-phase deadlines.
+    public var connections: APIConnectionSettings
+    /// Failed authentications (each costs a bcrypt check) per client source
+    /// and minute, saved up to the same number; 0: no limit.
+    public var authFailuresPerMinute: Int
+    /// `POST /register` calls per client source and minute; 0: no limit.
+    public var registrationsPerMinute: Int
+    /// Accounts `/register` creates at most (counting every account); 0: no cap.
+    public var maxAccounts: Int
+    /// Threads that run bcrypt (verifications and `/register` hashes).
+    public var bcryptThreads: Int
+    /// bcrypt runs waiting for a thread at most; beyond, 429.
+    public var bcryptQueue: Int
 
     public init(
         accountDomain: DNSName?, registration: Bool = true, trustedProxies: [IPNetwork] = [], corsOrigins: [String] = [],
-        maxBodySize: Int = 16 * 1024, challengeLifetime: Int64 = 3600, bcryptCost: UInt8 = 10
+        maxBodySize: Int = 16 * 1024, challengeLifetime: Int64 = 3600, bcryptCost: UInt8 = 10,
+        connections: APIConnectionSettings = APIConnectionSettings(), authFailuresPerMinute: Int = 30,
+        registrationsPerMinute: Int = 30, maxAccounts: Int = 0, bcryptThreads: Int = 1, bcryptQueue: Int = 32
     ) {
         self.accountDomain = accountDomain
         self.registration = registration
@@ -31,5 +46,11 @@ public struct ChallengeAPIConfiguration: Sendable {
         self.maxBodySize = maxBodySize
         self.challengeLifetime = challengeLifetime
         self.bcryptCost = bcryptCost
+        self.connections = connections
+        self.authFailuresPerMinute = authFailuresPerMinute
+        self.registrationsPerMinute = registrationsPerMinute
+        self.maxAccounts = maxAccounts
+        self.bcryptThreads = bcryptThreads
+        self.bcryptQueue = bcryptQueue
     }
 }

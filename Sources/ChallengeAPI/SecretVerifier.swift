@@ -1,4 +1,5 @@
 import Crypto
+import Dispatch
 import Foundation
 import HummingbirdBcrypt
 import Metrics
@@ -14,41 +15,162 @@ import Synchronization
 /// hash of one), and remembers which stored hash the secret matched: an
 /// entry counts only while the store still holds that same hash, so a
 /// changed password or a removed account never verifies from the cache.
+///
+/// bcrypt itself runs on a pool of its own with a bounded number of
+/// threads and a bounded queue (`BcryptPool`): a flood of wrong secrets
+/// costs at most those threads' CPU, and never delays a request whose
+/// secret is cached (that path is one HMAC). Concurrent checks of the same
+/// user and secret share one bcrypt run, so a cold daemon that receives
+/// the same credential on eight connections at once hashes it once.
+/// An unknown user is checked against a dummy hash of the same cost, so
+/// that unknown and known names cost the same.
 public final class SecretVerifier: Sendable {
+    /// What a check found.
+    public enum Outcome: Sendable, Equatable {
+        case verified
+        case rejected
+        /// The bcrypt queue is full: try again later.
+        case overloaded
+    }
+
     private struct Cache {
         var entries: [Data: String] = [:]
+        /// Checks running now, by cache key and hash: later callers wait for the first.
+        var running: [Running: [CheckedContinuation<Outcome, Never>]] = [:]
+    }
+
+    private struct Running: Hashable {
+        var key: Data
+        var hash: String
     }
 
     private let key = SymmetricKey(size: .bits256)
     private let cache = Mutex(Cache())
     /// Most verified secrets remembered at once.
     public let capacity: Int
+    /// Where bcrypt runs.
+    public let pool: BcryptPool
+    /// bcrypt cost of the dummy hash unknown users are checked against.
+    public let dummyCost: UInt8
+    private let dummy = Mutex<String?>(nil)
+    /// Seconds a bcrypt check has taken lately (moving average), for
+    /// refusals that answer as late as a check would without doing one.
+    private let typical = Mutex<Double>(0.07)
+    private let runs = Atomic<Int>(0)
+
+    /// bcrypt checks run so far (cache misses that were not shared, and unknown users).
+    public var checksRun: Int { runs.load(ordering: .relaxed) }
 
     private let hits = Counter(label: "cdnsd_api_secret_cache_total", dimensions: [("result", "hit")])
     private let misses = Counter(label: "cdnsd_api_secret_cache_total", dimensions: [("result", "miss")])
+    private let shared = Counter(label: "cdnsd_api_secret_cache_total", dimensions: [("result", "shared")])
 
-    public init(capacity: Int = 10_000) {
+    public init(capacity: Int = 10_000, pool: BcryptPool = BcryptPool(), dummyCost: UInt8 = 10) {
         self.capacity = capacity
+        self.pool = pool
+        self.dummyCost = dummyCost
     }
 
     /// Whether `secret` matches `hash`, the hash the store holds for `user` now.
     public func verify(user: String, secret: String, hash: String) async -> Bool {
-        var message = Data(user.utf8)
-        message.append(0)
-        message.append(contentsOf: secret.utf8)
-        let cacheKey = Data(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        await check(user: user, secret: secret, hash: hash) == .verified
+    }
+
+    /// Whether the cache alone verifies `secret` for `user` against `hash`:
+    /// no bcrypt, no waiting. Rate limits apply only when this is false.
+    public func isCached(user: String, secret: String, hash: String?) -> Bool {
+        guard let hash else { return false }
+        let cacheKey = self.cacheKey(user: user, secret: secret)
         if cache.withLock({ $0.entries[cacheKey] == hash }) {
             hits.increment()
             return true
         }
-        misses.increment()
-        let matches = (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(secret, hash: hash) }) ?? false
-        guard matches else { return false }
-        cache.withLock { cache in
-            if cache.entries.count >= capacity { cache.entries.removeAll(keepingCapacity: true) }
-            cache.entries[cacheKey] = hash
+        return false
+    }
+
+    /// Checks `secret` against `hash`, or, when the user is unknown (`hash`
+    /// is nil), against a dummy hash so that the answer takes as long.
+    public func check(user: String, secret: String, hash: String?) async -> Outcome {
+        let cacheKey = self.cacheKey(user: user, secret: secret)
+        guard let hash else {
+            _ = await bcrypt(secret, hash: await dummyHash())
+            return .rejected
         }
-        return true
+        let running = Running(key: cacheKey, hash: hash)
+        enum Step { case cached, wait, run }
+        // One lock: a cache hit, a check to join, or a check to start.
+        let step: Step = cache.withLock { cache in
+            if cache.entries[cacheKey] == hash { return .cached }
+            if cache.running[running] != nil { return .wait }
+            cache.running[running] = []
+            return .run
+        }
+        switch step {
+        case .cached:
+            hits.increment()
+            return .verified
+        case .wait:
+            shared.increment()
+            return await withCheckedContinuation { (waiter: CheckedContinuation<Outcome, Never>) in
+                let joined = cache.withLock { cache -> Bool in
+                    guard cache.running[running] != nil else { return false }
+                    cache.running[running]?.append(waiter)
+                    return true
+                }
+                // The check finished between the two locks: it cached a match, or there was none.
+                if !joined {
+                    waiter.resume(returning: cache.withLock { $0.entries[cacheKey] == hash } ? .verified : .rejected)
+                }
+            }
+        case .run:
+            misses.increment()
+            let outcome = await bcrypt(secret, hash: hash)
+            let waiters = cache.withLock { cache -> [CheckedContinuation<Outcome, Never>] in
+                if outcome == .verified {
+                    if cache.entries.count >= capacity { cache.entries.removeAll(keepingCapacity: true) }
+                    cache.entries[cacheKey] = hash
+                }
+                return cache.running.removeValue(forKey: running) ?? []
+            }
+            for waiter in waiters { waiter.resume(returning: outcome) }
+            return outcome
+        }
+    }
+
+    /// Waits about as long as a bcrypt check takes, using no CPU: a
+    /// refusal that needs no check (a client outside the allowed sources)
+    /// then looks like any other.
+    public func delayLikeACheck() async {
+        let seconds = typical.withLock { $0 }
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    }
+
+    private func bcrypt(_ secret: String, hash: String) async -> Outcome {
+        let started = ContinuousClock.now
+        runs.add(1, ordering: .relaxed)
+        guard let matches = await pool.run({ Bcrypt.verify(secret, hash: hash) }) else { return .overloaded }
+        let took = started.duration(to: .now)
+        let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+        typical.withLock { $0 = $0 * 0.9 + min(seconds, 2) * 0.1 }
+        return matches ? .verified : .rejected
+    }
+
+    private func dummyHash() async -> String {
+        if let hash = dummy.withLock({ $0 }) { return hash }
+        let cost = dummyCost
+        let made = await pool.run({ Bcrypt.hash(SecretGenerator.password(), cost: cost) }) ?? Bcrypt.hash(SecretGenerator.password(), cost: 4)
+        return dummy.withLock { current in
+            if let current { return current }
+            current = made
+            return made
+        }
+    }
+
+    private func cacheKey(user: String, secret: String) -> Data {
+        var message = Data(user.utf8)
+        message.append(0)
+        message.append(contentsOf: secret.utf8)
+        return Data(HMAC<SHA256>.authenticationCode(for: message, using: key))
     }
 
     /// How many verified secrets are remembered; for tests and metrics.
@@ -57,6 +179,51 @@ public final class SecretVerifier: Sendable {
     /// Forgets every verified secret.
     public func clear() {
         cache.withLock { $0.entries.removeAll() }
+    }
+}
+
+/// Runs bcrypt on threads of its own: at most `threads` at once, at most
+/// `queue` more waiting; beyond that a call is refused at once instead of
+/// queueing (the API answers 429). Nothing else runs there, so bcrypt's
+/// CPU is bounded and no other work queues behind it.
+public final class BcryptPool: Sendable {
+    public let threads: Int
+    public let queue: Int
+    private let workers: [DispatchQueue]
+    /// Calls admitted and not finished, per worker.
+    private let load: Mutex<[Int]>
+    private let inFlightGauge = Gauge(label: "cdnsd_api_bcrypt_in_flight")
+    private let refused = Counter(label: "cdnsd_api_bcrypt_refused_total")
+
+    public init(threads: Int = 1, queue: Int = 32) {
+        self.threads = max(1, threads)
+        self.queue = max(0, queue)
+        workers = (0..<max(1, threads)).map { DispatchQueue(label: "cdnsd.bcrypt.\($0)", qos: .utility) }
+        load = Mutex(Array(repeating: 0, count: max(1, threads)))
+    }
+
+    /// Calls admitted and not finished (running or waiting).
+    public var inFlight: Int { load.withLock { $0.reduce(0, +) } }
+
+    /// Runs `body` on a pool thread; nil when the pool is full.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
+        let limit = threads + queue
+        let worker: Int? = load.withLock { load in
+            guard load.reduce(0, +) < limit, let least = load.indices.min(by: { load[$0] < load[$1] }) else { return nil }
+            load[least] += 1
+            return least
+        }
+        guard let worker else {
+            refused.increment()
+            return nil
+        }
+        inFlightGauge.record(inFlight)
+        let result = await withCheckedContinuation { (done: CheckedContinuation<T, Never>) in
+            workers[worker].async { done.resume(returning: body()) }
+        }
+        load.withLock { $0[worker] -= 1 }
+        inFlightGauge.record(inFlight)
+        return result
     }
 }
 
@@ -76,5 +243,10 @@ public enum SecretGenerator {
     /// bcrypt of `secret` at `cost`, off the calling thread.
     public static func hash(_ secret: String, cost: UInt8 = 10) async throws -> String {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(secret, cost: cost) }
+    }
+
+    /// bcrypt of `secret` at `cost` on `pool`; nil when the pool is full.
+    public static func hash(_ secret: String, cost: UInt8, on pool: BcryptPool) async -> String? {
+        await pool.run { Bcrypt.hash(secret, cost: cost) }
     }
 }

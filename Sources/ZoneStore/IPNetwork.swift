@@ -29,6 +29,15 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         value = mapped ? v6 & 0xFFFF_FFFF : v6
     }
 
+    /// The address with every bit below the first `prefixLength` cleared:
+    /// the key of its /64 (or any other prefix).
+    public func masked(to prefixLength: Int) -> IPAddress {
+        let width = isIPv6 ? 128 : 32
+        let shift = width - min(max(prefixLength, 0), width)
+        let kept = shift >= 128 ? 0 : (value >> shift) << shift
+        return isIPv6 ? IPAddress(v6: kept) : IPAddress(v4: UInt32(truncatingIfNeeded: kept))
+    }
+
     public var description: String {
         if isIPv6 {
             return IPv6Address(high: UInt64(truncatingIfNeeded: value >> 64), low: UInt64(truncatingIfNeeded: value)).description

@@ -1,0 +1,227 @@
+import ChallengeAPI
+import DNSWire
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+import ZoneStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The API's limits: rate limits with 429 and Retry-After, the account
+/// cap, bcrypt on a bounded pool shared by concurrent identical checks,
+/// and per-connection deadlines and the connection cap.
+@Suite("API limits")
+struct LimitsTests {
+    static func configuration(authFailures: Int = 30, registrations: Int = 30, maxAccounts: Int = 0,
+                              connections: APIConnectionSettings = APIConnectionSettings()) -> ChallengeAPIConfiguration {
+        ChallengeAPIConfiguration(
+            accountDomain: "svc.test.", maxBodySize: 16 * 1024, challengeLifetime: 600, bcryptCost: 4, connections: connections,
+            authFailuresPerMinute: authFailures, registrationsPerMinute: registrations, maxAccounts: maxAccounts)
+    }
+
+    @Test("a source's bucket empties, tells how long to wait, refills; IPv6 counts per /64")
+    func bucket() {
+        let limiter = SourceRateLimiter(perMinute: 3)
+        let start = ContinuousClock.now
+        let a = IPAddress("192.0.2.1")!
+        for _ in 0..<3 { #expect(limiter.take(a, now: start) == nil) }
+        #expect(limiter.take(a, now: start) == 20, "one token every 20 s")
+        #expect(limiter.take(IPAddress("192.0.2.2")!, now: start) == nil, "another source has its own bucket")
+        #expect(limiter.take(a, now: start + .seconds(21)) == nil)
+        limiter.refund(a)
+        #expect(limiter.take(a, now: start + .seconds(21)) == nil)
+        let v6 = IPAddress("2001:db8::1")!
+        for _ in 0..<3 { #expect(limiter.take(v6, now: start) == nil) }
+        #expect(limiter.take(IPAddress("2001:db8::ffff:1")!, now: start) != nil, "same /64")
+        #expect(limiter.take(IPAddress("2001:db8:0:1::1")!, now: start) == nil, "another /64")
+        #expect(SourceRateLimiter(perMinute: 0).take(a) == nil, "0 turns the limit off")
+    }
+
+    @Test("eight concurrent checks of one secret run bcrypt once; an unknown user runs it too")
+    func sharedCheck() async throws {
+        let verifier = SecretVerifier(pool: BcryptPool(threads: 1, queue: 32), dummyCost: 4)
+        let hash = try await SecretGenerator.hash("right", cost: 6)
+        let outcomes = await withTaskGroup(of: SecretVerifier.Outcome.self) { group in
+            for _ in 0..<8 { group.addTask { await verifier.check(user: "u", secret: "right", hash: hash) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes == Array(repeating: .verified, count: 8))
+        #expect(verifier.checksRun == 1)
+        #expect(verifier.isCached(user: "u", secret: "right", hash: hash))
+        #expect(await verifier.check(user: "nobody", secret: "x", hash: nil) == .rejected)
+        #expect(verifier.checksRun == 2, "an unknown user costs a check against the dummy hash")
+    }
+
+    @Test("a full bcrypt pool refuses at once")
+    func fullPool() async throws {
+        let pool = BcryptPool(threads: 1, queue: 0)
+        let gate = DispatchSemaphore(value: 0)
+        async let first: Int? = pool.run { gate.wait(); return 1 }
+        while pool.inFlight == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await pool.run { 2 } == nil)
+        gate.signal()
+        #expect(await first == 1)
+        #expect(await pool.run { 3 } == 3)
+    }
+
+    @Test("wrong passwords: 401 until the source's allowance is spent, then 429 with Retry-After; a cached secret still passes")
+    func authFailureLimit() async throws {
+        let harness = try await APITestHarness(configuration: Self.configuration(authFailures: 5))
+        try await harness.run { client in
+            let account = try await client.register()
+            #expect(try await client.update(account, txt: challengeValue("a")).status == .ok)
+            var wrong = account
+            wrong.password = "not-the-password"
+            for _ in 0..<5 { #expect(try await client.update(wrong, txt: challengeValue("b")).status == .unauthorized) }
+            let limited = try await client.update(wrong, txt: challengeValue("b"))
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.errorCode == "rate_limited")
+            #expect(limited.headers[.retryAfter].flatMap(Int.init).map { $0 >= 1 } == true)
+            #expect(limited.headers[.contentType] == "application/json")
+            var unknown = account
+            unknown.username = "no-such-user"
+            #expect(try await client.update(unknown, txt: challengeValue("b")).status == .tooManyRequests, "unknown users count alike")
+            #expect(try await client.update(account, txt: challengeValue("c")).status == .ok, "the cached secret needs no allowance")
+        }
+    }
+
+    @Test("/register: per-source limit → 429, account cap → 403 account_limit")
+    func registerLimits() async throws {
+        let limited = try await APITestHarness(configuration: Self.configuration(registrations: 2))
+        try await limited.run { client in
+            for _ in 0..<2 { #expect(try await client.post("/register", json: "{}").status == .created) }
+            let refused = try await client.post("/register", json: "{}")
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers[.retryAfter] != nil)
+        }
+        let capped = try await APITestHarness(configuration: Self.configuration(maxAccounts: 1))
+        try await capped.run { client in
+            #expect(try await client.post("/register", json: "{}").status == .created)
+            let refused = try await client.post("/register", json: "{}")
+            #expect(refused.status == .forbidden)
+            #expect(refused.errorCode == "account_limit")
+        }
+    }
+
+    @Test("a client outside allowfrom is refused without a bcrypt check")
+    func sourceBeforeBcrypt() async throws {
+        let harness = try await APITestHarness(configuration: Self.configuration())
+        try await harness.run { client in
+            let account = try await client.register(allowFrom: ["10.0.0.0/8"])
+            let before = harness.api.verifier.checksRun
+            #expect(try await client.update(account, txt: challengeValue("a")).status == .unauthorized)
+            #expect(harness.api.verifier.checksRun == before)
+        }
+    }
+
+    @Test("a request head sent a byte at a time is cut at header_timeout; idle connections are closed at idle_timeout")
+    func slowHeadAndIdle() async throws {
+        let settings = APIConnectionSettings(maxConnections: 64, headerTimeout: .seconds(1), bodyTimeout: .seconds(1), idleTimeout: .seconds(1))
+        let harness = try await APITestHarness(configuration: Self.configuration(connections: settings))
+        try await harness.run { client in
+            let port = try #require(client.port)
+            let slow = try RawConnection(port: port)
+            let started = ContinuousClock.now
+            var closed = false
+            for byte in "GET /health HTTP/1.1\r\nHost: x\r\n".utf8 {
+                guard slow.send([byte]) else { closed = true; break }
+                if await slow.closed(within: .milliseconds(200)) { closed = true; break }
+            }
+            #expect(closed, "the connection was still open after the whole trickle")
+            #expect(started.duration(to: .now) < .seconds(5))
+            let idle = try RawConnection(port: port)
+            #expect(await idle.closed(within: .seconds(4)))
+            let fresh = try RawConnection(port: port)
+            #expect(fresh.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+            #expect(await fresh.reply(timeout: .seconds(5)).hasPrefix("HTTP/1.1 200"), "a new connection is served")
+        }
+    }
+
+    @Test("with every slot held by idle connections, a newcomer is served and the longest-waiting one is closed")
+    func evictsLongestWaiting() async throws {
+        let settings = APIConnectionSettings(maxConnections: 4, headerTimeout: .seconds(30), bodyTimeout: .seconds(30), idleTimeout: .seconds(30))
+        let harness = try await APITestHarness(configuration: Self.configuration(connections: settings))
+        try await harness.run { client in
+            let port = try #require(client.port)
+            // The test client holds a connection of its own: three more fill the table.
+            var held: [RawConnection] = []
+            for _ in 0..<3 {
+                held.append(try RawConnection(port: port))
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            // Two newcomers (the test client may hold a connection of its own, the oldest).
+            var fresh: [RawConnection] = []
+            for _ in 0..<2 {
+                let connection = try RawConnection(port: port)
+                #expect(connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+                let reply = await connection.reply(timeout: .seconds(5))
+                #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
+                fresh.append(connection)
+            }
+            #expect(await held[0].closed(within: .seconds(2)), "the longest-waiting connection made room")
+            #expect(!(await held[2].closed(within: .milliseconds(200))), "the newest one stays")
+        }
+    }
+}
+
+/// A blocking TCP client on loopback for trickling bytes.
+final class RawConnection: @unchecked Sendable {  // one test uses each, one call at a time
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// `isClosed(within:)` off the cooperative thread pool (the server under test needs its threads).
+    func closed(within timeout: Duration) async -> Bool {
+        await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: self.isClosed(within: timeout)) }
+        }
+    }
+
+    /// `receive(timeout:)` off the cooperative thread pool.
+    func reply(timeout: Duration) async -> String {
+        await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: self.receive(timeout: timeout)) }
+        }
+    }
+
+    /// Whether the server closed the connection (EOF or reset) within `timeout`.
+    func isClosed(within timeout: Duration) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&poller, 1, milliseconds) > 0 else { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK)) <= 0
+    }
+
+    /// What arrives within `timeout`, as text.
+    func receive(timeout: Duration) -> String {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000)
+        guard poll(&poller, 1, milliseconds) > 0 else { return "" }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : ""
+    }
+}
