@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "DNSWire", "ZoneStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // recvmmsg/sendmmsg for the UDP fast path (Glibc's module hides them).

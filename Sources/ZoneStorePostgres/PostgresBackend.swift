@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import Synchronization
 import ZoneStore
@@ -22,24 +23,108 @@ public final class PostgresBackend: StoreBackend {
 
     private let retention: StoreRetention
 
-    /// Connects lazily to `url` (`postgres://user:password@host:port/database`).
-    public init(url: String, retention: StoreRetention = StoreRetention(), logger: Logger) throws(ZoneStoreError) {
+    /// Longest a read, a commit or a health check waits for the database
+    /// (a connection included) before it fails: while PostgreSQL is away,
+    /// writes answer 503 at once instead of hanging, and DNS serves the
+    /// last snapshot.
+    public let operationTimeout: Duration
+
+    /// Connects lazily to `url` (`postgres://user:password@host:port/database?sslmode=…&sslrootcert=…`).
+    public init(url: String, retention: StoreRetention = StoreRetention(), operationTimeout: Duration = .seconds(10), logger: Logger) throws(ZoneStoreError) {
         self.retention = retention
+        self.operationTimeout = operationTimeout
         var configuration = try Self.clientConfiguration(url: url)
         configuration.options.minimumConnections = 1
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
     }
 
-    /// The client settings of `postgres://user:password@host:port/database`.
+    /// How the connection uses TLS: libpq's `sslmode` values.
+    public enum SSLMode: String, Sendable, CaseIterable {
+        /// Plain TCP only.
+        case disable
+        /// TLS when the server offers it, else plain (treated as `prefer`).
+        case allow
+        /// TLS when the server offers it, else plain; the certificate is not checked (libpq's default).
+        case prefer
+        /// TLS or no connection; the certificate is checked only when `sslrootcert` is given (as libpq does).
+        case require
+        /// TLS with a certificate that chains to `sslrootcert` (or the system roots).
+        case verifyCA = "verify-ca"
+        /// As `verify-ca`, and the certificate names the host (DNS name or IP address).
+        case verifyFull = "verify-full"
+    }
+
+    /// The client settings of `postgres://user:password@host:port/database`,
+    /// with the query parameters `sslmode` (default `prefer`) and `sslrootcert` (a PEM file).
     static func clientConfiguration(url: String) throws(ZoneStoreError) -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host, let user = components.user, !user.isEmpty else {
             throw ZoneStoreError(.storage, "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)")
         }
         let database = components.path.split(separator: "/").first.map(String.init)
-        return PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password, database: database, tls: .disable)
+        var modeText = "prefer"
+        var rootCertificate: String? = nil
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode": modeText = item.value ?? ""
+            case "sslrootcert": rootCertificate = item.value.flatMap { $0.isEmpty ? nil : $0 }
+            default:
+                throw ZoneStoreError(.storage, "PostgreSQL URL parameter \(item.name) is not supported (sslmode and sslrootcert are)")
+            }
+        }
+        guard let mode = SSLMode(rawValue: modeText) else {
+            throw ZoneStoreError(.storage, "sslmode=\(modeText) is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password, database: database,
+            tls: try tls(mode: mode, rootCertificate: rootCertificate))
+        // A host name (not an address) is sent for SNI and checked under verify-full.
+        if IPAddress(host) == nil { configuration.options.tlsServerName = host }
+        return configuration
+    }
+
+    /// postgres-nio's TLS setting for `mode`.
+    static func tls(mode: SSLMode, rootCertificate: String?) throws(ZoneStoreError) -> PostgresClient.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate {
+            guard FileManager.default.isReadableFile(atPath: rootCertificate) else {
+                throw ZoneStoreError(.storage, "sslrootcert \(rootCertificate) cannot be read")
+            }
+            tls.trustRoots = .file(rootCertificate)
+        }
+        switch mode {
+        case .disable:
+            return .disable
+        case .allow, .prefer:
+            tls.certificateVerification = .none
+            return .prefer(tls)
+        case .require:
+            tls.certificateVerification = rootCertificate == nil ? .none : .noHostnameVerification
+            return .require(tls)
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+            return .require(tls)
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+            return .require(tls)
+        }
+    }
+
+    /// Runs `body`, failing with a storage error when it takes longer than `limit`.
+    func bounded<T: Sendable>(_ what: String, _ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw ZoneStoreError(.storage, "PostgreSQL: \(what) took longer than \(limit) (is the database reachable?)")
+            }
+            return result
+        }
     }
 
     /// Runs the connection pool until the task is cancelled.
@@ -57,7 +142,9 @@ public final class PostgresBackend: StoreBackend {
                 try await migrate()
                 migrated.withLock { $0 = true }
             }
-            return try await client.withConnection { connection in
+            let client = client
+            let logger = logger
+            return try await bounded("loading", operationTimeout * 3) { try await client.withConnection { connection in
                 try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
                 do {
                     var state = StoredState()
@@ -78,7 +165,7 @@ public final class PostgresBackend: StoreBackend {
                     _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
                 }
-            }
+            } }
         } catch let error as ZoneStoreError {
             throw error
         } catch {
@@ -149,7 +236,11 @@ public final class PostgresBackend: StoreBackend {
     public func changes(after position: Int64) async throws(ZoneStoreError) -> [LoggedChange]? {
         let rows: [[SQLValue]]?
         do {
-            rows = try await client.withConnection { connection in try await Self.changeRows(after: position, on: connection, logger: logger) }
+            let client = client
+            let logger = logger
+            rows = try await bounded("reading the change log", operationTimeout) {
+                try await client.withConnection { connection in try await Self.changeRows(after: position, on: connection, logger: logger) }
+            }
         } catch {
             throw Self.failure("reading the change log", error)
         }
@@ -177,8 +268,11 @@ public final class PostgresBackend: StoreBackend {
 
     public func commit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome? {
         let retention = retention
+        let client = client
+        let logger = logger
+        let replicaID = replicaID
         do {
-            return try await client.withTransaction(logger: logger) { connection -> Outcome? in
+            return try await bounded("writing", operationTimeout) { try await client.withTransaction(logger: logger) { connection -> Outcome? in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
                 guard let rows = try await Self.changeRows(after: position, on: connection, logger: logger) else { return nil }
                 let missed = try Self.changes(rows)
@@ -197,7 +291,7 @@ public final class PostgresBackend: StoreBackend {
                     try await connection.query(Self.query(statement.sql, statement.parameters), logger: logger)
                 }
                 return outcome
-            }
+            } }
         } catch let error as ZoneStoreError {
             throw error
         } catch {
@@ -235,21 +329,32 @@ public final class PostgresBackend: StoreBackend {
     }
 
     public func checkHealth() async throws(ZoneStoreError) {
+        let client = client
+        let logger = logger
         do {
-            try await client.query("SELECT 1", logger: logger)
+            _ = try await bounded("checking health", .seconds(3)) { () async throws -> Bool in
+                _ = try await client.query("SELECT 1", logger: logger)
+                return true
+            }
+        } catch let error as ZoneStoreError {
+            throw error
         } catch {
             throw Self.failure("checking health", error)
         }
     }
 
     /// LISTENs for other replicas' writes and calls `onChange` for each, and
-    /// once after every (re)connect to resynchronise; retries a lost
-    /// connection every `retry` until the task is cancelled.
-    public func followChanges(retry: Duration = .seconds(1), onChange: @escaping @Sendable () async -> Void) async {
+    /// once after every (re)connect to resynchronise (notifications sent
+    /// meanwhile are lost; the change log is not); retries a lost
+    /// connection after `retry`, doubling up to `maxRetry` while it keeps
+    /// failing, until the task is cancelled.
+    public func followChanges(retry: Duration = .seconds(1), maxRetry: Duration = .seconds(30), onChange: @escaping @Sendable () async -> Void) async {
+        var delay = retry
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.channel) { notifications in
+                        listening.withLock { $0 = true }
                         await onChange()
                         for try await notification in notifications where notification.payload != replicaID {
                             await onChange()
@@ -258,9 +363,16 @@ public final class PostgresBackend: StoreBackend {
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("PostgreSQL change feed lost; reconnecting", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("PostgreSQL change feed lost; reconnecting", metadata: ["error": "\(String(reflecting: error))", "retry_in": "\(delay)"])
             }
-            try? await Task.sleep(for: retry)
+            // A feed that was up starts again from the shortest delay.
+            if listening.withLock({ state in defer { state = false }; return state }) { delay = retry }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, maxRetry)
         }
     }
+
+    /// Whether the change feed is listening now (false while PostgreSQL is away).
+    public var isFollowing: Bool { listening.withLock { $0 } }
+    private let listening = Mutex(false)
 }
