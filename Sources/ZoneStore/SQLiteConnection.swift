@@ -25,6 +25,17 @@ final class SQLiteConnection {
             throw ZoneStoreError(.storage, "cannot open SQLite database \(path): \(message)")
         }
         sqlite3_busy_handler(handle, Self.retryWhileBusy, nil)
+        // Before anything writes (switching to WAL rewrites the header): a
+        // corrupt file or another program's database is refused untouched.
+        let tables: [String]
+        do {
+            tables = try run("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
+        } catch {
+            throw ZoneStoreError(.storage, "\(path) is not a readable SQLite database (\(String(cString: sqlite3_errmsg(handle)))); not touching it")
+        }
+        if !tables.isEmpty && !tables.contains("schema_version") {
+            throw ZoneStoreError(.storage, "\(path) is an SQLite database of something else (tables \(tables.joined(separator: ", "))); not touching it")
+        }
         try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
     }
 
