@@ -111,19 +111,36 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
-    /// Runs `body`, failing with a storage error when it takes longer than `limit`.
+    /// Runs `body`, failing with a storage error when it takes longer than
+    /// `limit`. Does not wait for `body` to notice its cancellation (a
+    /// request for a connection from a pool that cannot connect may not):
+    /// the caller gets its answer at the deadline. A write that fails so
+    /// may still commit later; the change log then brings it in like any
+    /// other writer's.
     func bounded<T: Sendable>(_ what: String, _ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
+        let race = Race<T>()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.waiting.withLock { $0 = continuation }
+            let work = Task {
+                do { _ = race.finish(.success(try await body())) } catch { _ = race.finish(.failure(error)) }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else {
-                throw ZoneStoreError(.storage, "PostgreSQL: \(what) took longer than \(limit) (is the database reachable?)")
+            Task {
+                try? await Task.sleep(for: limit)
+                if race.finish(.failure(ZoneStoreError(.storage, "PostgreSQL: \(what) took longer than \(limit) (is the database reachable?)"))) {
+                    work.cancel()
+                }
             }
-            return result
+        }
+    }
+
+    /// The continuation `bounded` resumes once: with the result or at the deadline.
+    private final class Race<T: Sendable>: Sendable {
+        let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+        func finish(_ result: Result<T, any Error>) -> Bool {
+            guard let continuation = waiting.withLock({ state in defer { state = nil }; return state }) else { return false }
+            continuation.resume(with: result)
+            return true
         }
     }
 
