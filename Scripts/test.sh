@@ -104,3 +104,6 @@ CDNS_EMBED_ACME="$PWD/Examples/EmbedACME/.build/debug/EmbedACME" swift test --sk
 # DNS fault injection against the debug build: storms, idle and slow TCP
 # clients, a spoofed flood under rate limiting (about a minute; figures printed).
 Scripts/faults.sh
+
+# Fault injection on the API and the store, with figures (issue 15).
+Scripts/faults-api.sh
