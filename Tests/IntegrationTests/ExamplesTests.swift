@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import Foundation
 import Testing
 
@@ -305,5 +306,77 @@ struct ExamplesTests {
         #expect(Self.metricNames(in: "rate(cdnsd_dns_latency_seconds_bucket[5m])") == ["cdnsd_dns_latency_seconds_bucket"])
         let expiry = metrics.body.split(separator: "\n").first { $0.hasPrefix("cdnsd_certificate_expiry_timestamp_seconds{") }
         #expect(expiry?.contains("certificate=\"api.svc.test\"") == true && expiry?.contains("kind=\"api\"") == true, "\(expiry ?? "none")")
+    }
+
+    /// Starts `cdnsd serve` on an Examples/ configuration as written, with
+    /// only what the file's comments say to set per host moved by variables.
+    static func serve(_ file: String, _ environment: [String: String], in directory: TemporaryDirectory) throws -> ManagedProcess {
+        try ManagedProcess(Programs.cdnsd, ["serve", "--config", examples.appendingPathComponent(file).path], environment: environment, directory: directory)
+    }
+
+    @Test("production/svc.dev.toml serves its API over HTTPS with a certificate from the ACME CA (pebble standing in for Step-CA)",
+          .enabled(if: Programs.runnable("pebble", "openssl", "curl")))
+    func productionServesACMETLS() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let dns = try TestDNSClient.freePort()
+        let api = try TestDNSClient.freePort()
+        let pebble = try PebbleServer.start(in: directory, dnsPort: dns)
+        defer { pebble.process.stop() }
+        // Addresses, the CA and the data move to the test's; notify goes nowhere (no secondary here).
+        let server = try Self.serve("production/svc.dev.toml", [
+            "CDNS_DNS_LISTEN": "127.0.0.1:\(dns)", "CDNS_API_LISTEN": "127.0.0.1:\(api)", "CDNS_ZONE_0_NOTIFY": "",
+            "CDNS_ACME_DIRECTORY": pebble.directoryURL, "CDNS_ACME_CA_ROOTS": pebble.httpsCA,
+            "CDNS_STORAGE_PATH": directory.url.appendingPathComponent("data/cdnsd.sqlite").path,
+        ], in: directory)
+        defer { server.stop() }
+        try TestDNSClient.waitUntilServing(port: dns, zone: "svc.dev.", process: server)
+        let root = try pebble.issuingRoot(in: directory)
+        let health = ["--max-time", "2", "--cacert", root, "--resolve", "dns.svc.dev:\(api):127.0.0.1", "https://dns.svc.dev:\(api)/health"]
+        try await waitUntil("the API answers over HTTPS", timeout: 60) { try Curl.request(health, timeout: 3).status == 200 }
+        #expect(server.output.contains("API certificate in service"), "\(server.output)")
+        // registration = false, as the file says.
+        let register = try Curl.request(["--max-time", "2", "--cacert", root, "--resolve", "dns.svc.dev:\(api):127.0.0.1", "-X", "POST", "https://dns.svc.dev:\(api)/register"])
+        #expect(register.status == 403)
+    }
+
+    @Test("production/postgres-replicas.toml: two replicas on one database; a value written through one is served by the other",
+          .enabled(if: PostgresTestDatabase.serverURL != nil || Programs.required, "no PostgreSQL: Scripts/test.sh starts one"))
+    func postgresReplicas() async throws {
+        let url = try await PostgresTestDatabase.create()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var replicas: [(process: ManagedProcess, dns: UInt16, api: UInt16)] = []
+        defer { for replica in replicas { replica.process.stop() } }
+        for _ in 0..<2 {
+            let dns = try TestDNSClient.freePort()
+            let api = try TestDNSClient.freePort()
+            // What the file's comment sets per replica: listen addresses and the URL.
+            let process = try Self.serve("production/postgres-replicas.toml", [
+                "CDNS_DNS_LISTEN": "127.0.0.1:\(dns)", "CDNS_API_LISTEN": "127.0.0.1:\(api)", "CDNS_STORAGE_URL": url,
+            ], in: directory)
+            replicas.append((process, dns, api))
+            try TestDNSClient.waitUntilServing(port: dns, zone: "svc.dev.", process: process)
+        }
+        // registration = false: the account comes from the CLI, run against the same database.
+        let added = try ManagedProcess.run(Programs.cdnsd, ["account", "add", "--for", "app.svc.dev", "--config",
+                                                            Self.examples.appendingPathComponent("production/postgres-replicas.toml").path],
+                                           environment: ["CDNS_STORAGE_URL": url])
+        let output = added.output
+        #expect(added.status == 0, "\(output)")
+        let start = try #require(output.firstIndex(of: "{"), "\(output)")
+        let end = try #require(output.lastIndex(of: "}"), "\(output)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(output[start...end].utf8)) as? [String: [String: Any]]
+        let account = try #require(parsed?["app.svc.dev"], "\(output)")
+        let user = account["username"] as? String ?? "", key = account["password"] as? String ?? "", sub = account["subdomain"] as? String ?? ""
+        let value = String(repeating: "r", count: 43)
+        try await waitUntil("replica A takes the account", timeout: 30) {
+            try Curl.post("http://127.0.0.1:\(replicas[0].api)/update", json: "{\"subdomain\":\"\(sub)\",\"txt\":\"\(value)\"}",
+                          headers: ["X-Api-User: \(user)", "X-Api-Key: \(key)"]).status == 200
+        }
+        // Through the CNAME the account add made, on the other replica.
+        try await waitUntil("replica B serves the value", timeout: 30) {
+            try TestDNSClient.txtValues("_acme-challenge.app.svc.dev.", port: replicas[1].dns).contains(value)
+        }
     }
 }
