@@ -36,6 +36,7 @@ requirements=(
     systemd:systemd-analyze
     prometheus:promtool
     caddy:caddy
+    docker-compose:docker-compose
     iproute2:ip
 )
 missing=()

@@ -162,8 +162,21 @@ struct ExamplesTests {
     }
 
     @Test("traefik-step-ca/docker-compose.yml: YAML, consistent with cdnsd, and Traefik's lego settings issue from pebble",
-          .enabled(if: Programs.runnable("python3", "pebble", "lego", "openssl", "curl")))
+          .enabled(if: Programs.runnable("python3", "docker-compose", "pebble", "lego", "openssl", "curl")))
     func traefikCompose() throws {
+        // The Compose Specification schema, as `docker compose config` checks it (Debian's docker-compose
+        // needs no Docker engine for that), and the same file with a misspelt key refused.
+        let dockerCompose = try Programs.require("docker-compose")
+        let file = Self.examples.appendingPathComponent("traefik-step-ca/docker-compose.yml").path
+        let validated = try ManagedProcess.run(dockerCompose, ["-f", file, "config", "--quiet"])
+        #expect(validated.status == 0 && validated.output.isEmpty, "docker-compose config: \(validated.output)")
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let misspelt = try scratch.file("docker-compose.yml", try String(contentsOfFile: file, encoding: .utf8)
+            .replacingOccurrences(of: "    restart: unless-stopped", with: "    restrat: unless-stopped"))
+        let refused = try ManagedProcess.run(dockerCompose, ["-f", misspelt, "config", "--quiet"])
+        #expect(refused.status != 0 && refused.output.contains("restrat"), "\(refused.output)")
+
         let compose = try #require(try Self.yaml("traefik-step-ca/docker-compose.yml").first as? [String: Any])
         let services = try #require(compose["services"] as? [String: [String: Any]])
         let folder = Self.examples.appendingPathComponent("traefik-step-ca")
