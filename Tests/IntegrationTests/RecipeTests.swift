@@ -8,8 +8,9 @@ import Testing
 /// through the documented `CDNS_*` variables, and each page's `sh
 /// recipe:NAME` blocks run in one `/bin/sh -e`, with the site variables the
 /// README lists pointing at that cdnsd and at pebble standing in for the CA.
-/// The certificates they get are verified with openssl.
-@Suite("Recipes of Docs/recipes, run from the Markdown")
+/// The certificates they get are verified with openssl. One test at a time:
+/// each starts cdnsd, pebble and a client, and the rest of the suite runs beside them.
+@Suite("Recipes of Docs/recipes, run from the Markdown", .serialized)
 struct RecipeTests {
     static let recipes = Programs.repositoryRoot.appendingPathComponent("Docs/recipes")
 
