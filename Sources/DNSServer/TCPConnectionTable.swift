@@ -118,6 +118,10 @@ final class TCPConnectionTable: Sendable {
     private let evicted = Counter(label: "cdnsd_dns_tcp_closed_total", dimensions: [("reason", "evicted")])
 
     private let logger: Logger?
+    /// Evicted connections whose close has not completed yet: they still hold fds.
+    private let closing = Synchronization.Atomic(0)
+    /// Accepting pauses while more than this many evicted connections are still closing.
+    static let closingLimit = 64
     /// When a full table was last logged (monotonic nanoseconds): once in 10 s at most.
     private let lastLogged = Synchronization.Atomic<UInt64>(0)
 
@@ -166,10 +170,18 @@ final class TCPConnectionTable: Sendable {
                 logger?.warning("TCP connection limit reached; closing the longest-idle connection", metadata: [
                     "limit": "\(limits.maxConnections)", "per_prefix": "\(limits.maxConnectionsPerPrefix)", "open": "\(count)"])
             }
-            for victim in victims { victim.channel.close(promise: nil) }
+            for victim in victims {
+                closing.add(1, ordering: .relaxed)
+                victim.channel.closeFuture.whenComplete { _ in self.closing.subtract(1, ordering: .relaxed) }
+                victim.channel.close(promise: nil)
+            }
         }
         return slot
     }
+
+    /// Whether so many evicted connections are still closing that accepting
+    /// more would let the process's fds run past the cap.
+    var isBackedUp: Bool { closing.load(ordering: .relaxed) > Self.closingLimit }
 
     /// The slot `channel` was admitted with; nil once it was evicted or closed.
     func slot(for channel: any Channel) -> Slot? {
@@ -218,12 +230,17 @@ final class TCPConnectionTable: Sendable {
 /// On the listening socket's channel: admits every accepted connection to
 /// the table the moment it is accepted, before NIO hands it to its event
 /// loop, so the count (and the closing of the longest-idle connection that
-/// makes room) never lags behind a flood of connects.
-final class TCPAdmissionHandler: ChannelInboundHandler, Sendable {
+/// makes room) never lags behind a flood of connects. While the connections
+/// it closed to make room are still closing on their loops, it stops
+/// accepting (newcomers wait in the kernel's backlog), so open fds stay
+/// within the cap plus `TCPConnectionTable.closingLimit` and one accept batch.
+final class TCPAdmissionHandler: ChannelDuplexHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
+    typealias OutboundIn = Never
 
     let table: TCPConnectionTable
+    private var waiting = false
 
     init(table: TCPConnectionTable) { self.table = table }
 
@@ -233,5 +250,19 @@ final class TCPAdmissionHandler: ChannelInboundHandler, Sendable {
         let table = table
         child.closeFuture.whenComplete { _ in table.remove(slot) }
         context.fireChannelRead(data)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard table.isBackedUp else {
+            context.read()
+            return
+        }
+        guard !waiting else { return }
+        waiting = true
+        // Polled, and only while backed up: closes complete within milliseconds.
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { [self] in
+            waiting = false
+            read(context: context)
+        }
     }
 }
