@@ -101,6 +101,9 @@ final class UDPSocket: Sendable {
 final class UDPWorker: @unchecked Sendable {
     /// Datagrams per `recvmmsg` and replies per `sendmmsg`.
     static let batch = 32
+    /// Empty non-blocking receives (about a microsecond each) before the
+    /// thread blocks; batches of 64 and DF (IP_PMTUDISC_OMIT) gained nothing.
+    static let pollsBeforeSleep = 50
 
     let socket: UDPSocket
     private let snapshots: UDPSnapshotSource
@@ -188,7 +191,21 @@ final class UDPWorker: @unchecked Sendable {
         let fd = socket.fd
         while !stopping.load(ordering: .relaxed) {
             for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
-            let count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_WAITFORONE))
+            // Drain without sleeping first: under load the next datagram is
+            // microseconds away, and a sleeping thread makes every client's
+            // send pay for waking it (measured: 1.07x -> 1.10x knotd's q/s on
+            // one core, the load generator being the bottleneck).
+            var count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
+            var polls = 1
+            while count <= 0 && polls < Self.pollsBeforeSleep && !stopping.load(ordering: .relaxed) {
+                for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
+                count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
+                polls += 1
+            }
+            if count <= 0 {
+                for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
+                count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_WAITFORONE))
+            }
             // Interrupted, timed out, or woken by stop().
             guard count > 0 else { continue }
             // After the receive: a snapshot published before these datagrams
