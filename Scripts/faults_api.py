@@ -465,10 +465,12 @@ def case_diskfull(work):
         integrity = subprocess.run(["sqlite3", daemon.path, "PRAGMA integrity_check"], capture_output=True, text=True).stdout.strip()
         missing = acked - stored_values(daemon.path)
         print(f"  disk full (24 MiB tmpfs): {before_full} writes acknowledged before, {while_full} while full, "
-              f"answers while full {refused}; /health {health}; writes resumed {resumed_at if resumed_at is None else f'{resumed_at:.1f} s'} "
+              f"answers while full {refused}; /health while full {health} {body.strip()}; writes resumed {resumed_at if resumed_at is None else f'{resumed_at:.1f} s'} "
               f"after space came back; {len(acked)} acknowledged, missing {len(missing)}; integrity_check {integrity}; {dns}", flush=True)
         if missing:
             fail(f"disk full: {len(missing)} acknowledged writes lost")
+        if health != 503:
+            fail(f"disk full: /health answered {health} while writes failed")
         if integrity != "ok":
             fail(f"disk full: integrity_check says {integrity}")
         if resumed_at is None:

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import Synchronization
 import ZoneStore
 
 /// The challenge REST API: acme-dns's `/register`, `/update` and `/health`,
@@ -25,6 +26,8 @@ public struct ChallengeAPI: Sendable {
     let authLimiter: SourceRateLimiter
     /// `/register` calls per client source.
     let registerLimiter: SourceRateLimiter
+    /// Whether the last store write failed, for `/health`.
+    let writes = WriteHealth()
 
     /// - Parameters:
     ///   - registry: served at `/metrics` when given.
@@ -139,6 +142,10 @@ public struct ChallengeAPI: Sendable {
             logger.warning("health: store unavailable", metadata: ["error": "\(error)"])
             return json(.serviceUnavailable, ["status": "degraded", "error": "store_unavailable", "dns": "serving the last snapshot"])
         }
+        // The store reads, but its last write failed (a full or read-only disk): degraded too.
+        if writes.failing {
+            return json(.serviceUnavailable, ["status": "degraded", "error": "store_writes_failing", "dns": "serving the last snapshot"])
+        }
         return json(.ok, ["status": "ok"])
     }
 
@@ -202,7 +209,9 @@ public struct ChallengeAPI: Sendable {
     /// Runs a store call, mapping its error to a status once, here.
     func storeCall<T>(_ body: () async throws(ZoneStoreError) -> T) async throws(APIError) -> T {
         do {
-            return try await body()
+            let result = try await body()
+            writes.succeeded()
+            return result
         } catch {
             switch error.code {
             case .outOfZone, .noSuchZone: throw APIError(.badRequest, "fqdn_outside_zones", detail: error.description)
@@ -211,6 +220,7 @@ public struct ChallengeAPI: Sendable {
             default:
                 logger.error("store write failed", metadata: ["error": "\(error)"])
                 metrics.storeUnavailable.increment()
+                writes.failed()
                 throw APIError(.serviceUnavailable, "store_unavailable", detail: error.description, retryAfter: 5)
             }
         }
@@ -331,4 +341,18 @@ public struct ChallengeAPI: Sendable {
               let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
+}
+
+/// Whether the store's last write failed for want of storage (and not for
+/// a client's mistake) in the last 30 s, with none succeeding since. A
+/// window, so that a health check that takes cdnsd out of rotation does
+/// not keep it out for want of writes that would show it recovered.
+final class WriteHealth: Sendable {
+    private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
+
+    var failing: Bool {
+        lastFailure.withLock { $0.map { $0.duration(to: .now) < .seconds(30) } ?? false }
+    }
+    func succeeded() { lastFailure.withLock { $0 = nil } }
+    func failed() { lastFailure.withLock { $0 = .now } }
 }
