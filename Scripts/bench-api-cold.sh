@@ -16,10 +16,12 @@ cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 runs="${2:-3}"
 
-if [ -z "${CDNSD:-}" ]; then
+cdnsd="${CDNSD:-}"
+if [ -z "$cdnsd" ]; then
     swift build -c release --product cdnsd >/dev/null
-    CDNSD="$(swift build -c release --show-bin-path)/cdnsd"
+    cdnsd="$(swift build -c release --show-bin-path)/cdnsd"
 fi
+. Scripts/api-bench-lib.sh
 
 work="$(mktemp -d /tmp/cdnsd-bench-cold.XXXXXX)"
 pid=""
@@ -41,36 +43,11 @@ run_wrk() {
     echo "$rps requests/s, p50 $p50, p99 $p99, max $max ${errors:+($errors)}"
 }
 
-echo "cdnsd $CDNSD ($(git rev-parse --short HEAD 2>/dev/null || echo '?')), 8 connections, ${seconds}s per phase, cdnsd on core 0, wrk on core 1"
+echo "cdnsd $cdnsd ($(git rev-parse --short HEAD 2>/dev/null || echo '?')), 8 connections, ${seconds}s per phase, cdnsd on core 0, wrk on core 1"
 for run in $(seq "$runs"); do
     [ "${RESTART:-0}" = 1 ] || rm -rf "$work/data"
-    dns_port=$(( 20000 + RANDOM % 10000 ))
-    api_port=$(( dns_port + 1 ))
-    CDNS_DNS_LISTEN="127.0.0.1:$dns_port" CDNS_API_LISTEN="127.0.0.1:$api_port" \
-    CDNS_STORAGE_ENGINE=sqlite CDNS_STORAGE_PATH="$work/data/cdnsd.sqlite" \
-        taskset -c 0 "$CDNSD" serve >"$work/cdnsd.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 200); do
-        curl -sf "http://127.0.0.1:$api_port/health" >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    account=$(curl -sf -X POST "http://127.0.0.1:$api_port/register")
-    field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$account" "$1"; }
-    cat >"$work/update.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Api-User"] = "$(field username)"
-wrk.headers["X-Api-Key"] = "$(field password)"
-local bodies = {
-  '{"subdomain":"$(field subdomain)","txt":"$(printf 'a%.0s' $(seq 43))"}',
-  '{"subdomain":"$(field subdomain)","txt":"$(printf 'b%.0s' $(seq 43))"}',
-}
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format(nil, nil, nil, bodies[n % 2 + 1])
-end
-LUA
+    start_api_daemon
+    write_update_script
     echo "run $run cold: $(run_wrk)"
     echo "run $run warm: $(run_wrk)"
     kill "$pid"

@@ -30,34 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dns_port=$(( 20000 + RANDOM % 10000 ))
-api_port=$(( dns_port + 1 ))
-CDNS_DNS_LISTEN="127.0.0.1:$dns_port" CDNS_API_LISTEN="127.0.0.1:$api_port" \
-CDNS_STORAGE_ENGINE="$engine" CDNS_STORAGE_PATH="$work/data/cdnsd.sqlite" \
-    taskset -c 0 "$cdnsd" serve >"$work/cdnsd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$api_port/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-
-account=$(curl -sf -X POST "http://127.0.0.1:$api_port/register")
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$account" "$1"; }
-cat >"$work/update.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Api-User"] = "$(field username)"
-wrk.headers["X-Api-Key"] = "$(field password)"
-local bodies = {
-  '{"subdomain":"$(field subdomain)","txt":"$(printf 'a%.0s' $(seq 43))"}',
-  '{"subdomain":"$(field subdomain)","txt":"$(printf 'b%.0s' $(seq 43))"}',
-}
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format(nil, nil, nil, bodies[n % 2 + 1])
-end
-LUA
+. Scripts/api-bench-lib.sh
+start_api_daemon
+write_update_script
 
 echo "cdnsd $(git rev-parse --short HEAD 2>/dev/null || echo '?'), storage $engine, ${seconds}s per run, cdnsd on core 0, wrk on core 1"
 for connections in 1 8; do
