@@ -320,6 +320,4 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
     stop "$pid"
     top() { perf report -i "$work/perf.data" --no-children --sort "$1" -g none --stdio 2>/dev/null | awk '/^ +[0-9.]+%/ { $1 = $1; print "  " substr($0, 1, 110) }' | head -"$2"; }
     top symbol 25
-    echo "  by object:"
-    top dso 6
 fi
