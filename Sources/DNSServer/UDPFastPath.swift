@@ -39,6 +39,11 @@ final class UDPSocket: Sendable {
             Glibc.close(fd)
             throw IOError(errnoCode: code, reason: "bind \(address)")
         }
+        // A deep receive queue (best effort, capped by net.core.rmem_max):
+        // a burst of a flood then waits in it instead of crowding out the
+        // legitimate queries that arrive with it (issue 15's storm case).
+        var buffer: Int32 = 4 << 20
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, size)
         self.fd = fd
     }
 
