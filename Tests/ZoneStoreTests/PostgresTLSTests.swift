@@ -69,7 +69,6 @@ struct PostgresTLSTests {
         return try await withThrowingTaskGroup(of: Bool?.self) { group in
             group.addTask { await backend.run(); return nil }
             defer { group.cancelAll() }
-            try await backend.checkHealth()
             var ssl = false
             for try await value in try await backend.client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: Logger(label: "test.pg-tls")).decode(Bool.self) {
                 ssl = value
