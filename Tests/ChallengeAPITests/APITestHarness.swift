@@ -25,8 +25,14 @@ struct APITestHarness {
     static func configuration(registration: Bool = true, trustedProxies: [String] = [], corsOrigins: [String] = []) -> ChallengeAPIConfiguration {
         ChallengeAPIConfiguration(
             accountDomain: "svc.test.", registration: registration,
-            trustedProxies: trustedProxies.compactMap(IPNetwork.init), corsOrigins: corsOrigins, maxBodySize: 16 * 1024, challengeLifetime: 600, bcryptCost: 4)
+            trustedProxies: trustedProxies.compactMap(IPNetwork.init), corsOrigins: corsOrigins, maxBodySize: 16 * 1024, challengeLifetime: 600, bcryptCost: 4,
+            connections: Self.patientConnections)
     }
+
+    /// Connection deadlines far beyond a loaded full `swift test` run: the
+    /// test client connects first and may send its first request more than
+    /// the default 10 s header timeout later. LimitsTests sets its own.
+    static let patientConnections = APIConnectionSettings(headerTimeout: .seconds(600), bodyTimeout: .seconds(600), idleTimeout: .seconds(600))
 
     init(configuration: ChallengeAPIConfiguration = APITestHarness.configuration()) async throws {
         store = try await ZoneRecordStore(zones: Self.zones)
