@@ -177,8 +177,9 @@ struct Staging {
         for name in names.sorted() {
             let before = old.records(at: name).filter { $0.type != .soa }
             let after = new.records(at: name).filter { $0.type != .soa }
-            removed += before.filter { !after.contains($0) }
-            added += after.filter { !before.contains($0) }
+            let kept = Set(before).intersection(after)
+            removed += before.filter { !kept.contains($0) }
+            added += after.filter { !kept.contains($0) }
         }
         return ZoneDelta(origin: origin, fromSerial: old.serial, toSerial: new.serial, removed: removed, added: added, createdAt: now)
     }

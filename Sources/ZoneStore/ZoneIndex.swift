@@ -204,25 +204,22 @@ public final class ZoneIndex: Sendable {
 
         /// One name's RRsets, or nil when there are no records. An RRset
         /// holds no duplicate data and takes the first TTL given (RFC 2181 §5).
+        /// Linear in the records: a challenge name can hold hundreds of values.
         static func rrsets(_ name: DNSName, _ records: [ResourceRecord]) throws(ZoneStoreError) -> [RRset]? {
             guard let first = records.first else { return nil }
-            var types: [RRType] = []
-            for record in records where !types.contains(record.type) { types.append(record.type) }
-            if types.contains(.cname) && types.count > 1 {
+            var byType: [RRType: [ResourceRecord]] = [:]
+            var seen: Set<RecordData> = []
+            seen.reserveCapacity(records.count)
+            for record in records where seen.insert(record.data).inserted {
+                var adjusted = record
+                adjusted.name = first.name
+                if let head = byType[record.type]?.first { adjusted.ttl = head.ttl }
+                byType[record.type, default: []].append(adjusted)
+            }
+            if byType[.cname] != nil && byType.count > 1 {
                 throw ZoneStoreError(.cnameConflict, name: name, "\(name) has a CNAME and other data")
             }
-            var rrsets: [RRset] = []
-            for type in types.sorted(by: { $0.rawValue < $1.rawValue }) {
-                var set: [ResourceRecord] = []
-                for record in records where record.type == type && !set.contains(where: { $0.data == record.data }) {
-                    var adjusted = record
-                    adjusted.name = first.name
-                    if let head = set.first { adjusted.ttl = head.ttl }
-                    set.append(adjusted)
-                }
-                rrsets.append(RRset(name: first.name, type: type, records: set))
-            }
-            return rrsets
+            return byType.sorted { $0.key.rawValue < $1.key.rawValue }.map { RRset(name: first.name, type: $0.key, records: $0.value) }
         }
     }
 }
