@@ -31,7 +31,7 @@ struct AdminTokenCommand: AsyncParsableCommand {
         func run() async throws {
             let secret = SecretGenerator.password()
             let hash = try await SecretGenerator.hash(secret)
-            try await CredentialCommand.withStore(options) { store in
+            try await CredentialCommand.withStore(options, directoryOnly: true) { store in
                 try await store.putCredential(APICredential(
                     name: AdminToken.credentialName(name), secretHash: hash,
                     allowedNames: [readOnly ? AdminToken.readOnly : AdminToken.readWrite], allowedSources: sources))
@@ -48,7 +48,7 @@ struct AdminTokenCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let tokens = try await CredentialCommand.withStore(options) { store in store.credentials().filter(AdminToken.isAdmin) }
+            let tokens = try await CredentialCommand.withStore(options, directoryOnly: true) { store in store.credentials().filter(AdminToken.isAdmin) }
             if tokens.isEmpty { print("no admin tokens") }
             for token in tokens {
                 let access = token.allowedNames.contains(AdminToken.readWrite) ? "read-write" : "read-only"
@@ -64,7 +64,7 @@ struct AdminTokenCommand: AsyncParsableCommand {
         @Argument(help: "Token name.") var name: String
 
         func run() async throws {
-            let removed = try await CredentialCommand.withStore(options) { store in try await store.removeCredential(name: AdminToken.credentialName(name)) }
+            let removed = try await CredentialCommand.withStore(options, directoryOnly: true) { store in try await store.removeCredential(name: AdminToken.credentialName(name)) }
             guard removed else {
                 FileHandle.standardError.write(Data("cdnsd: no admin token named \(name)\n".utf8))
                 throw ExitCode(1)

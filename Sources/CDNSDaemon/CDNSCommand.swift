@@ -35,6 +35,12 @@ struct ConfigOptions: ParsableArguments {
         try check { () throws(ConfigurationError) in try CDNSConfiguration.load(file: config) }
     }
 
+    /// The configuration without the zones' records: for commands that
+    /// touch no zone (see `CDNSConfiguration.load(file:records:)`).
+    func loadWithoutRecords() throws -> CDNSConfiguration {
+        try check { () throws(ConfigurationError) in try CDNSConfiguration.load(file: config, records: false) }
+    }
+
     /// Runs a configuration check; a `ConfigurationError` is printed the
     /// one way every command prints it, and exits with 78 (EX_CONFIG).
     func check<T>(_ body: () throws(ConfigurationError) -> T) throws -> T {

@@ -211,8 +211,12 @@ public struct CDNSConfiguration: Sendable {
         """
 
     /// Loads `file`, or the demo configuration when `file` is nil, then
-    /// applies `CDNS_*` variables from `environment`.
-    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment, serial: UInt32 = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))) throws(ConfigurationError) -> CDNSConfiguration {
+    /// applies `CDNS_*` variables from `environment`. Without `records`,
+    /// the zones' `records` lists are neither read nor checked (and the
+    /// zones come without them): for commands that touch no zone, so that
+    /// their cost does not grow with the zones.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment, serial: UInt32 = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)),
+                            records: Bool = true) throws(ConfigurationError) -> CDNSConfiguration {
         let source = file ?? "built-in demo configuration"
         let text: String
         if let file {
@@ -235,10 +239,10 @@ public struct CDNSConfiguration: Sendable {
         guard case .table(let root) = ConfigValue(toml: table) else {
             throw ConfigurationError(source: source, key: "(syntax)", reason: "not a TOML document")
         }
-        return try CDNSConfiguration(root: root, source: source, environment: environment, serial: serial)
+        return try CDNSConfiguration(root: root, source: source, environment: environment, serial: serial, records: records)
     }
 
-    init(root: [String: ConfigValue], source: String, environment: [String: String], serial: UInt32) throws(ConfigurationError) {
+    init(root: [String: ConfigValue], source: String, environment: [String: String], serial: UInt32, records: Bool = true) throws(ConfigurationError) {
         self.source = source
         for key in root.keys.sorted() where key != "zone" && key != "tsig" && Self.sections[key] == nil {
             throw ConfigurationError(source: source, key: key, reason: "unknown section; expected one of \((Self.sections.keys.sorted() + ["tsig", "zone"]).joined(separator: ", "))")
@@ -320,7 +324,7 @@ public struct CDNSConfiguration: Sendable {
         var zones: [ZoneConfiguration] = []
         var transfers: [DNSName: ZoneTransfer] = [:]
         for (index, table) in zoneTables.enumerated() {
-            let zone = try Self.zone(table.entries, index: index, source: table.source, serial: serial)
+            let zone = try Self.zone(table.entries, index: index, source: table.source, serial: serial, records: records)
             zones.append(zone)
             transfers[zone.origin] = try Self.transfer(table.entries, index: index, source: table.source)
         }
@@ -410,7 +414,7 @@ public struct CDNSConfiguration: Sendable {
             format: try logSection.choice("format", default: LogFormat.text))
     }
 
-    static func zone(_ table: [String: ConfigEntry], index: Int, source: String, serial: UInt32) throws(ConfigurationError) -> ZoneConfiguration {
+    static func zone(_ table: [String: ConfigEntry], index: Int, source: String, serial: UInt32, records readRecords: Bool = true) throws(ConfigurationError) -> ZoneConfiguration {
         let reader = try ConfigReader(source: source, path: "zone[\(index)]", entries: table, known: zoneKeys)
         // Names in the configuration are absolute with or without the final
         // dot, as in acme-dns (`nameservers = ["dns.svc.dev"]`).
@@ -435,7 +439,7 @@ public struct CDNSConfiguration: Sendable {
         let ttl = UInt32(try reader.duration("ttl", default: 3600, range: 0...Int(Int32.max)))
         let negativeTTL = UInt32(try reader.duration("negative_ttl", default: 300, range: 0...86400))
         var records: [ResourceRecord] = []
-        for (position, line) in try reader.strings("records", default: []).enumerated() {
+        for (position, line) in (readRecords ? try reader.strings("records", default: []) : []).enumerated() {
             // acme-dns style lines are absolute without a final dot; a line
             // whose owner then falls outside the zone is read as a zone file
             // line, relative to the zone (`www A 10.0.0.1`).

@@ -14,11 +14,15 @@ struct CredentialCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Remove.self])
 
     /// Opens the configured store, runs `body`, and closes the store.
-    static func withStore<T>(_ options: ConfigOptions, _ body: (ZoneRecordStore) async throws -> T) async throws -> T {
-        let configuration = try options.load()
+    /// With `directoryOnly`, the store holds accounts, credentials and
+    /// keys alone (`ZoneRecordStore(directoryFrom:)`): opening it costs the
+    /// same with a hundred records or a hundred thousand, and a running
+    /// daemon's writes never wait for it to load them.
+    static func withStore<T>(_ options: ConfigOptions, directoryOnly: Bool = false, _ body: (ZoneRecordStore) async throws -> T) async throws -> T {
+        let configuration = try directoryOnly ? options.loadWithoutRecords() : options.load()
         var logger = Logger(label: "cdnsd")
         logger.logLevel = .warning
-        let storage = try await StoreSetup.open(configuration, logger: logger, watchExternalWrites: false)
+        let storage = try await StoreSetup.open(configuration, logger: logger, watchExternalWrites: false, directoryOnly: directoryOnly)
         do {
             let result = try await body(storage.store)
             await storage.shutdown()
@@ -60,7 +64,7 @@ struct CredentialCommand: AsyncParsableCommand {
         func run() async throws {
             let secret = SecretGenerator.password()
             let hash = try await SecretGenerator.hash(secret)
-            try await CredentialCommand.withStore(options) { store in
+            try await CredentialCommand.withStore(options, directoryOnly: true) { store in
                 try await store.putCredential(APICredential(name: name, secretHash: hash, allowedNames: patterns, allowedSources: sources))
             }
             print("credential: \(name)")
@@ -75,7 +79,7 @@ struct CredentialCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let credentials = try await CredentialCommand.withStore(options) { store in store.credentials().filter { !AdminToken.isAdmin($0) } }
+            let credentials = try await CredentialCommand.withStore(options, directoryOnly: true) { store in store.credentials().filter { !AdminToken.isAdmin($0) } }
             if credentials.isEmpty { print("no credentials") }
             for credential in credentials.sorted(by: { $0.name < $1.name }) {
                 let sources = credential.allowedSources.isEmpty ? "any" : credential.allowedSources.joined(separator: ",")
@@ -91,7 +95,7 @@ struct CredentialCommand: AsyncParsableCommand {
         @Argument(help: "Credential name.") var name: String
 
         func run() async throws {
-            let removed = try await CredentialCommand.withStore(options) { store in try await store.removeCredential(name: name) }
+            let removed = try await CredentialCommand.withStore(options, directoryOnly: true) { store in try await store.removeCredential(name: name) }
             guard removed else {
                 FileHandle.standardError.write(Data("cdnsd: no credential named \(name)\n".utf8))
                 throw ExitCode(1)

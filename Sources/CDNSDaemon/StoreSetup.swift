@@ -14,7 +14,9 @@ struct StoreSetup {
 
     /// - Parameter watchExternalWrites: for the daemon: catch up when another
     ///   process (`cdnsd credential add`) writes to the SQLite file.
-    static func open(_ configuration: CDNSConfiguration, logger: Logger, watchExternalWrites: Bool = true) async throws -> StoreSetup {
+    /// - Parameter directoryOnly: open accounts, credentials and keys alone
+    ///   (`ZoneRecordStore(directoryFrom:)`); the zones are not reconciled.
+    static func open(_ configuration: CDNSConfiguration, logger: Logger, watchExternalWrites: Bool = true, directoryOnly: Bool = false) async throws -> StoreSetup {
         var services: [any Service] = []
         var shutdown: @Sendable () async -> Void = {}
         let backend: any StoreBackend
@@ -53,7 +55,8 @@ struct StoreSetup {
         let challenge = ChallengeSettings(
             ttl: configuration.challenge.ttl, negativeTTL: configuration.challenge.negativeTTL, keepWildcards: configuration.challenge.keepWildcards)
         let opening = ContinuousClock.now
-        let store = try await ZoneRecordStore(zones: configuration.zones, backend: backend, challenge: challenge)
+        let store = directoryOnly ? try await ZoneRecordStore(directoryFrom: backend, challenge: challenge)
+            : try await ZoneRecordStore(zones: configuration.zones, backend: backend, challenge: challenge)
         let view = store.view()
         logger.info("store open", metadata: [
             "zones": "\(view.zones.count)", "records": "\(view.recordCount)", "challenges": "\(view.challenges.count)",

@@ -76,11 +76,11 @@ struct TSIGCommand: AsyncParsableCommand {
             let secret = (0..<algorithm.digestLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let key = TSIGKey(name: keyName, algorithm: algorithm.name, secret: secret, allowedNames: patterns, allowedSources: sources,
                               allowedTypes: parsedTypes().compactMap { $0 }, challengeNamesOnly: !names, transferOnly: transfer, allowMD5: allowMD5)
-            let configuration = try options.load()
+            let configuration = try options.loadWithoutRecords()
             if configuration.tsigKeys.contains(where: { $0.name == keyName }) {
                 throw ValidationError("\(keyName) is a [[tsig]] key of \(configuration.source); change it there")
             }
-            try await CredentialCommand.withStore(options) { store in try await store.putTSIGKey(key) }
+            try await CredentialCommand.withStore(options, directoryOnly: true) { store in try await store.putTSIGKey(key) }
             let encoded = Base64.encode(secret)
             let listen = configuration.dns.listen.first
             let host = server ?? listen?.ipAddress ?? "127.0.0.1"
@@ -158,8 +158,8 @@ struct TSIGCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let configured = try options.load().tsigKeys
-            let keys = try await CredentialCommand.withStore(options) { store in store.tsigKeys() }
+            let configured = try options.loadWithoutRecords().tsigKeys
+            let keys = try await CredentialCommand.withStore(options, directoryOnly: true) { store in store.tsigKeys() }
             if keys.isEmpty && configured.isEmpty { print("no TSIG keys") }
             for key in keys.sorted(by: { $0.name < $1.name }) where !configured.contains(where: { $0.name == key.name }) {
                 print(Self.line(key))
@@ -184,11 +184,11 @@ struct TSIGCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let keyName = try? DNSName(name) else { throw ValidationError("\(name) is not a key name") }
-            let configuration = try options.load()
+            let configuration = try options.loadWithoutRecords()
             if configuration.tsigKeys.contains(where: { $0.name == keyName }) {
                 throw ValidationError("\(keyName) is a [[tsig]] key of \(configuration.source); remove it there")
             }
-            let removed = try await CredentialCommand.withStore(options) { store in try await store.removeTSIGKey(name: keyName) }
+            let removed = try await CredentialCommand.withStore(options, directoryOnly: true) { store in try await store.removeTSIGKey(name: keyName) }
             guard removed else {
                 FileHandle.standardError.write(Data("cdnsd: no TSIG key named \(name)\n".utf8))
                 throw ExitCode(1)

@@ -46,12 +46,12 @@ public final class SQLiteBackend: StoreBackend {
         }
     }
 
-    public func load() async throws(ZoneStoreError) -> StoredState {
+    public func load(tables: [StoreSchema.Table]) async throws(ZoneStoreError) -> StoredState {
         try await reader.run { connection throws(ZoneStoreError) in
             try connection.transaction(immediate: false) { () throws(ZoneStoreError) -> StoredState in
                 var state = StoredState()
                 state.position = try Self.position(connection)
-                for table in StoreSchema.itemTables {
+                for table in tables {
                     for row in try connection.run(table.selectAll) {
                         state.items.append(try StoreSchema.item(table, row: row))
                     }

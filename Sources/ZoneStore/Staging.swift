@@ -9,6 +9,9 @@ struct Staging {
     let base: StoreState
     let baseSnapshot: ZoneSnapshot
     let settings: ChallengeSettings
+    /// False for a store of accounts, credentials and keys alone: what
+    /// other writers did to zones is passed over, a local write to one refused.
+    let indexesZones: Bool
     private(set) var state: StoreState
     private var drafts: [DNSName: ZoneIndex.Draft] = [:]
     /// Names re-indexed per zone, for the journal.
@@ -23,10 +26,11 @@ struct Staging {
     private var replaying = false
     private(set) var operations: [StoreOperation] = []
 
-    init(base: StoreState, snapshot: ZoneSnapshot, settings: ChallengeSettings) {
+    init(base: StoreState, snapshot: ZoneSnapshot, settings: ChallengeSettings, indexesZones: Bool = true) {
         self.base = base
         baseSnapshot = snapshot
         self.settings = settings
+        self.indexesZones = indexesZones
         state = base
     }
 
@@ -35,7 +39,7 @@ struct Staging {
         let saved = self
         do {
             let planned = try plan(StoreView(state: state, challengeTTL: settings.ttl))
-            try apply(planned.operations)
+            try apply(planned.operations, replaying: false)
             operations += planned.operations
             return .success(planned.result)
         } catch {
@@ -46,13 +50,23 @@ struct Staging {
 
     /// Applies what another writer committed, with the serials it gave.
     mutating func replay(_ operations: [StoreOperation], serials: [DNSName: UInt32]) throws(ZoneStoreError) {
-        try apply(operations)
+        try apply(operations, replaying: true)
         givenSerials.merge(serials) { $1 }
         state.position += 1
         replaying = true
     }
 
-    private mutating func apply(_ operations: [StoreOperation]) throws(ZoneStoreError) {
+    private mutating func apply(_ operations: [StoreOperation], replaying: Bool) throws(ZoneStoreError) {
+        guard indexesZones else {
+            for operation in operations {
+                if operation.item.isDirectory {
+                    _ = state.apply(operation)
+                } else if !replaying {
+                    throw ZoneStoreError(.noSuchZone, "this store was opened for accounts, credentials and keys only; it cannot change zones or records")
+                }
+            }
+            return
+        }
         var names: [DNSName] = []
         var zoneChanges: [(origin: DNSName, existed: Bool)] = []
         for operation in operations {

@@ -12,8 +12,10 @@ import Synchronization
 /// each other's changes, never retry, and every replica applies the same
 /// changes in the same order.
 public protocol StoreBackend: Sendable {
-    /// Reads everything kept. Migrations ran when the backend opened.
-    func load() async throws(ZoneStoreError) -> StoredState
+    /// Reads the items of `tables` (every item table: everything kept),
+    /// with the serials and the change-log position. Migrations ran when
+    /// the backend opened.
+    func load(tables: [StoreSchema.Table]) async throws(ZoneStoreError) -> StoredState
 
     /// The change-log entries after `position`, oldest first; nil when the
     /// log no longer reaches back that far (then load everything).
@@ -46,6 +48,11 @@ public protocol StoreBackend: Sendable {
 public typealias CommitPreparation<Outcome> = @Sendable (_ missed: [LoggedChange]) throws(ZoneStoreError) -> (change: ChangeSet?, outcome: Outcome)
 
 extension StoreBackend {
+    /// Reads everything kept.
+    public func load() async throws(ZoneStoreError) -> StoredState {
+        try await load(tables: StoreSchema.itemTables)
+    }
+
     public func checkHealth() async throws(ZoneStoreError) {}
 
     public func journal(origin: DNSName, since serial: UInt32) async throws(ZoneStoreError) -> [ZoneDelta] {
@@ -74,10 +81,10 @@ public final class MemoryBackend: StoreBackend {
         self.retention = retention
     }
 
-    public func load() async throws(ZoneStoreError) -> StoredState {
+    public func load(tables: [StoreSchema.Table]) async throws(ZoneStoreError) -> StoredState {
         contents.withLock { contents in
             var items: [StoredItem] = []
-            for table in StoreSchema.itemTables {
+            for table in tables {
                 items += (contents.rows[table.name] ?? [:]).values
             }
             return StoredState(items: items, serials: contents.serials, position: contents.position)

@@ -14,11 +14,28 @@ public enum StoredItem: Sendable, Hashable {
     case zone(ZoneConfiguration, fromConfiguration: Bool)
 }
 
+extension StoredItem {
+    /// An account, a credential or a key: no zone's contents depend on it.
+    var isDirectory: Bool {
+        switch self {
+        case .account, .credential, .tsigKey: true
+        case .record, .challenge, .zone: false
+        }
+    }
+}
+
 /// One durable change to one row: write it (insert or replace by its key),
 /// or delete the row with its key.
 public enum StoreOperation: Sendable, Hashable {
     case put(StoredItem)
     case delete(StoredItem)
+
+    /// The row written or deleted.
+    var item: StoredItem {
+        switch self {
+        case .put(let item), .delete(let item): item
+        }
+    }
 }
 
 /// Everything a backend keeps, as loaded at start or after missed changes.

@@ -185,6 +185,9 @@ public enum StoreSchema {
 
     /// Every item table, in the order a load reads them (zones first).
     public static let itemTables = [zones, records, challenges, accounts, credentials, tsigKeys]
+    /// The tables no zone's contents depend on: what a store opened for
+    /// accounts, credentials and keys alone reads.
+    public static let directoryTables = [accounts, credentials, tsigKeys]
 
     public static func table(of item: StoredItem) -> Table {
         switch item {

@@ -44,6 +44,9 @@ public actor ZoneRecordStore: RecordStore {
 
     /// TTL of the TXT records served for challenges.
     public nonisolated var challengeTTL: UInt32 { challengeSettings.ttl }
+    /// False for a store opened with `init(directoryFrom:)`: it holds
+    /// accounts, credentials and keys only, and refuses writes to zones.
+    public nonisolated let holdsZones: Bool
 
     /// Opens the store: loads what the backend keeps, then reconciles the
     /// zones of the configuration into it (see `reconcile(configuration:)`).
@@ -54,6 +57,7 @@ public actor ZoneRecordStore: RecordStore {
         }
         self.backend = backend
         challengeSettings = challenge
+        holdsZones = true
         let loaded = StoreState(try await backend.load())
         let snapshot = try Self.build(loaded, settings: challenge, generation: 0)
         state = loaded
@@ -61,6 +65,23 @@ public actor ZoneRecordStore: RecordStore {
         published = Mutex((snapshot, StoreView(state: loaded, challengeTTL: challenge.ttl)))
         try await reconcile(configuration: zones)
         countOrphans()
+    }
+
+    /// Opens the accounts, credentials and TSIG keys of what `backend`
+    /// keeps, and nothing of its zones: what `cdnsd credential add` needs,
+    /// at a cost that does not grow with the zones (no records read, no
+    /// zone indexed, the configuration's zones not reconciled). Its writes
+    /// go into the change log that serving stores follow; a write that
+    /// touches a zone, a record or a challenge fails with `.noSuchZone`.
+    public init(directoryFrom backend: any StoreBackend, challenge: ChallengeSettings = ChallengeSettings()) async throws(ZoneStoreError) {
+        self.backend = backend
+        challengeSettings = challenge
+        holdsZones = false
+        let loaded = StoreState(try await backend.load(tables: StoreSchema.directoryTables))
+        let snapshot = try ZoneSnapshot(zones: [])
+        state = loaded
+        current = snapshot
+        published = Mutex((snapshot, StoreView(state: loaded, challengeTTL: challenge.ttl)))
     }
 
     // MARK: Reading
@@ -418,6 +439,7 @@ public actor ZoneRecordStore: RecordStore {
     private func commit(_ plans: [(StoreView) throws(ZoneStoreError) -> WritePlan]) async -> [Result<Int, ZoneStoreError>] {
         let box = Plans(plans: plans)
         let settings = challengeSettings
+        let indexesZones = holdsZones
         if ContinuousClock.now - lastSynchronised > Self.staleAfter {
             do {
                 try await applyMissed()
@@ -429,10 +451,10 @@ public actor ZoneRecordStore: RecordStore {
             let base = state
             let baseSnapshot = current
             do {
-                let early = try Self.prepare(plans, on: base, baseSnapshot, missed: [], settings: settings)
+                let early = try Self.prepare(plans, on: base, baseSnapshot, missed: [], settings: settings, indexesZones: indexesZones)
                 guard early.change != nil else { return early.outcome.results }
                 let prepared = try await backend.commit(after: base.position) { missed throws(ZoneStoreError) in
-                    missed.isEmpty ? early : try Self.prepare(box.plans, on: base, baseSnapshot, missed: missed, settings: settings)
+                    missed.isEmpty ? early : try Self.prepare(box.plans, on: base, baseSnapshot, missed: missed, settings: settings, indexesZones: indexesZones)
                 }
                 guard let prepared, !prepared.needsReload else {
                     try await fullReload()
@@ -449,11 +471,11 @@ public actor ZoneRecordStore: RecordStore {
 
     /// The change `plans` make on top of `base` and the entries other writers committed after it.
     private static func prepare(_ plans: [(StoreView) throws(ZoneStoreError) -> WritePlan], on base: StoreState, _ baseSnapshot: ZoneSnapshot,
-                                missed: [LoggedChange], settings: ChallengeSettings) throws(ZoneStoreError) -> (change: ChangeSet?, outcome: Prepared) {
+                                missed: [LoggedChange], settings: ChallengeSettings, indexesZones: Bool) throws(ZoneStoreError) -> (change: ChangeSet?, outcome: Prepared) {
         var state = base
         var snapshot = baseSnapshot
         if !missed.isEmpty {
-            var replay = Staging(base: state, snapshot: snapshot, settings: settings)
+            var replay = Staging(base: state, snapshot: snapshot, settings: settings, indexesZones: indexesZones)
             for change in missed {
                 guard case .operations(let operations, let serials) = change.body, change.position == replay.state.position + 1,
                       (try? replay.replay(operations, serials: serials)) != nil else {
@@ -464,7 +486,7 @@ public actor ZoneRecordStore: RecordStore {
             state = replayed.state
             snapshot = replayed.snapshot
         }
-        var staged = Staging(base: state, snapshot: snapshot, settings: settings)
+        var staged = Staging(base: state, snapshot: snapshot, settings: settings, indexesZones: indexesZones)
         let results = plans.map { staged.stage($0) }
         guard !staged.operations.isEmpty else { return (nil, Prepared(state: state, snapshot: snapshot, results: results)) }
         let next = try staged.freeze(now: now())
@@ -503,7 +525,7 @@ public actor ZoneRecordStore: RecordStore {
             lastSynchronised = asked
             return 0
         }
-        var staged = Staging(base: state, snapshot: current, settings: challengeSettings)
+        var staged = Staging(base: state, snapshot: current, settings: challengeSettings, indexesZones: holdsZones)
         for change in changes {
             guard case .operations(let operations, let serials) = change.body, change.position == staged.state.position + 1 else {
                 try await fullReload()
@@ -522,8 +544,13 @@ public actor ZoneRecordStore: RecordStore {
         return changes.count
     }
 
-    /// Loads everything again and rebuilds every zone.
+    /// Loads everything again and rebuilds every zone (the directory
+    /// alone for a store that holds no zones).
     private func fullReload() async throws(ZoneStoreError) {
+        guard holdsZones else {
+            await publish(StoreState(try await backend.load(tables: StoreSchema.directoryTables)), current)
+            return
+        }
         let loaded = StoreState(try await backend.load())
         let snapshot = try Self.build(loaded, settings: challengeSettings, generation: current.generation &+ 1)
         await publish(loaded, snapshot)

@@ -153,7 +153,7 @@ public final class PostgresBackend: StoreBackend {
 
     /// Reads everything in one consistent snapshot; runs the migrations
     /// first, once per backend.
-    public func load() async throws(ZoneStoreError) -> StoredState {
+    public func load(tables: [StoreSchema.Table]) async throws(ZoneStoreError) -> StoredState {
         do {
             if !migrated.withLock({ $0 }) {
                 try await migrate()
@@ -166,7 +166,7 @@ public final class PostgresBackend: StoreBackend {
                 do {
                     var state = StoredState()
                     state.position = try await Self.position(connection, logger: logger)
-                    for table in StoreSchema.itemTables {
+                    for table in tables {
                         for row in try await Self.rows(table.selectAll, kinds: table.kinds, on: connection, logger: logger) {
                             state.items.append(try StoreSchema.item(table, row: row))
                         }

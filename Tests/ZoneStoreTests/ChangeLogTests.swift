@@ -30,6 +30,18 @@ struct ChangeLogTests {
                 return try await ZoneRecordStore(zones: zones, backend: postgres)
             }
         }
+
+        /// A store of accounts, credentials and keys alone, as `cdnsd credential add` opens.
+        func openDirectory() async throws -> ZoneRecordStore {
+            switch fixture.backend {
+            case .memory: return try await ZoneRecordStore(directoryFrom: memory)
+            case .sqlite: return try await ZoneRecordStore(directoryFrom: try SQLiteBackend(path: fixture.path))
+            case .postgres:
+                let postgres = try PostgresBackend(url: try #require(fixture.database), logger: Logger(label: "test.postgres"))
+                fixture.tasks.add(Task { await postgres.run() })
+                return try await ZoneRecordStore(directoryFrom: postgres)
+            }
+        }
     }
 
     static func challenge(_ name: DNSName, _ value: String) -> ChallengeRecord {
@@ -158,6 +170,44 @@ struct ChangeLogTests {
         #expect(fresh.view().storedRecords(at: "h40.order.svc.test.").count == 1)
         #expect(records.allSatisfy { fresh.snapshot().lookup($0.name, type: .a).answer.count == 1 })
         #expect(fresh.snapshot()["svc.test."]?.serial == writer.snapshot()["svc.test."]?.serial)
+    }
+
+    @Test("a store opened for the directory alone reads no zone, commits credentials and keys that serving stores apply, passes over their zone writes and refuses its own",
+          arguments: Backend.available)
+    func directoryStore(backend: Backend) async throws {
+        let shared = try await Shared(backend)
+        defer { shared.fixture.remove() }
+        let server = try await shared.open()
+        try await server.add([try ResourceRecord(presentation: "kept.svc.test. 60 A 192.0.2.30")])
+        try await server.putAccount(Account(username: "u1", passwordHash: "h", subdomain: "s1", allowFrom: []))
+        let directory = try await shared.openDirectory()
+        #expect(!directory.holdsZones)
+        #expect(directory.view().zones.isEmpty && directory.view().recordCount == 0)
+        #expect(directory.account(username: "u1")?.subdomain == "s1")
+
+        // The server writes zones and a credential; the directory store commits on top of them.
+        try await server.addChallenge(Self.challenge("_acme-challenge.kept.svc.test.", "v1"))
+        try await server.putCredential(APICredential(name: "first", secretHash: "h1", allowedNames: ["*.svc.test"], allowedSources: []))
+        let servedSerial = try #require(server.snapshot()["svc.test."]?.serial)
+        try await directory.putCredential(APICredential(name: "second", secretHash: "h2", allowedNames: ["svc.test"], allowedSources: []))
+        try await directory.putTSIGKey(TSIGKey(name: "k1.", algorithm: "hmac-sha256.", secret: [1, 2, 3], allowedNames: ["*.svc.test"], allowedSources: []))
+        #expect(directory.credentials().map(\.name).sorted() == ["first", "second"])
+        #expect(await directory.position == server.position + 2)
+
+        // Its own zone writes fail and write nothing.
+        await #expect(throws: ZoneStoreError.self) { try await directory.addChallenge(Self.challenge("_acme-challenge.kept.svc.test.", "v2")) }
+        await #expect(throws: ZoneStoreError.self) { try await directory.add([try ResourceRecord(presentation: "no.svc.test. 60 A 192.0.2.31")]) }
+        #expect(try await server.catchUp() == 2)
+        #expect(await server.position == directory.position)
+        #expect(server.credential(name: "second")?.allowedNames == ["svc.test"])
+        #expect(server.tsigKey(name: "k1.") != nil)
+        #expect(server.snapshot()["svc.test."]?.serial == servedSerial, "credentials and keys change no zone")
+        #expect(await RecordStoreTests.txt(server, "_acme-challenge.kept.svc.test.") == ["v1"])
+        #expect(server.snapshot().lookup("kept.svc.test.", type: .a).answer.count == 1)
+        #expect(server.snapshot()["svc.test."]?.records(at: "no.svc.test.").isEmpty == true)
+        #expect(try await directory.removeCredential(name: "first"))
+        #expect(try await server.catchUp() == 1)
+        #expect(server.credential(name: "first") == nil)
     }
 
     @Test("the health check answers while another process holds SQLite's write lock; a write waits for it")
