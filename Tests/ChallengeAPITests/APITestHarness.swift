@@ -31,7 +31,7 @@ struct APITestHarness {
 
     /// Connection deadlines far beyond a loaded full `swift test` run: the
     /// test client connects first and may send its first request more than
-    /// the default 10 s header timeout later. LimitsTests sets its own.
+    /// the default 10 s header timeout later. LimitsTests' deadline tests set their own.
     static let patientConnections = APIConnectionSettings(headerTimeout: .seconds(600), bodyTimeout: .seconds(600), idleTimeout: .seconds(600))
 
     init(configuration: ChallengeAPIConfiguration = APITestHarness.configuration()) async throws {

@@ -15,8 +15,10 @@ import Glibc
 /// and per-connection deadlines and the connection cap.
 @Suite("API limits")
 struct LimitsTests {
+    /// The tests of connection deadlines pass their own `connections`; the
+    /// others wait as long as a loaded full run may take to send a request.
     static func configuration(authFailures: Int = 30, registrations: Int = 30, maxAccounts: Int = 0,
-                              connections: APIConnectionSettings = APIConnectionSettings()) -> ChallengeAPIConfiguration {
+                              connections: APIConnectionSettings = APITestHarness.patientConnections) -> ChallengeAPIConfiguration {
         ChallengeAPIConfiguration(
             accountDomain: "svc.test.", maxBodySize: 16 * 1024, challengeLifetime: 600, bcryptCost: 4, connections: connections,
             authFailuresPerMinute: authFailures, registrationsPerMinute: registrations, maxAccounts: maxAccounts)
