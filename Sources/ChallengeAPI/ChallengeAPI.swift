@@ -179,7 +179,7 @@ public struct ChallengeAPI: Sendable {
             throw APIError(.badRequest, "bad_fqdn", detail: "\(fqdnText) is not a domain name")
         }
         guard Self.isValidTXT(value) else { throw APIError.badTXT }
-        guard await store.snapshot().zone(containing: name) != nil else {
+        guard store.snapshot().zone(containing: name) != nil else {
             throw APIError(.badRequest, "fqdn_outside_zones", detail: "\(name) is in no zone served here")
         }
         guard credential.allowedNames.compactMap(NamePattern.init).contains(where: { $0.allows(challengeName: name) }) else {

@@ -24,7 +24,7 @@ struct ACMEDNSAPITests {
             // acme-dns keeps two; every live value is served here.
             let served = try await harness.servedTXT(account.fulldomain + ".")
             #expect(Set(served) == Set(["a", "b", "c"].map { challengeValue(Character($0)) }))
-            let stored = await harness.store.challenges()
+            let stored = harness.store.challenges()
             #expect(stored.allSatisfy { $0.owner == "account:\(account.username)" && $0.expiresAt - $0.createdAt == 600 })
         }
     }

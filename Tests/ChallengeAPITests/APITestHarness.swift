@@ -53,7 +53,7 @@ struct APITestHarness {
 
     /// The TXT values served at `name`, read from the snapshot the DNS server uses.
     func servedTXT(_ name: String) async throws -> [String] {
-        let answer = await store.snapshot().lookup(try DNSName(name), type: .txt)
+        let answer = store.snapshot().lookup(try DNSName(name), type: .txt)
         return answer.answer.flatMap(\.records).compactMap { record in
             if case .txt(let txt) = record.data { return txt.strings.map { String(decoding: $0, as: UTF8.self) }.joined() }
             return nil

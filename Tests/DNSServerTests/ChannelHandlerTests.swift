@@ -10,7 +10,7 @@ import ZoneStore
 @Suite("Channel handlers")
 struct ChannelHandlerTests {
     static func snapshot() async throws -> ZoneSnapshot {
-        await (try await ZoneRecordStore(zones: [QueryResponderTests.zone])).snapshot()
+        (try await ZoneRecordStore(zones: [QueryResponderTests.zone])).snapshot()
     }
 
     static func query(id: UInt16, _ name: DNSName) throws -> [UInt8] {
@@ -64,7 +64,7 @@ struct ChannelHandlerTests {
     func snapshotUpdates() async throws {
         let store = try await ZoneRecordStore(zones: [QueryResponderTests.zone])
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let old = await store.snapshot()
+        let old = store.snapshot()
         let cache = SnapshotCache(eventLoop: loop, snapshot: old)
         await store.subscribe(LoopSnapshotPublisher(caches: [cache]))
         try await store.add([try ResourceRecord(presentation: "new.svc.test. 60 A 192.0.2.1")])

@@ -20,7 +20,7 @@ struct QueryResponderTests {
     let responder = QueryResponder()
 
     init() async throws {
-        snapshot = await (try await ZoneRecordStore(zones: [Self.zone])).snapshot()
+        snapshot = (try await ZoneRecordStore(zones: [Self.zone])).snapshot()
     }
 
     func respond(_ bytes: [UInt8], transport: DNSTransport = .udp) -> DNSMessage? {

@@ -56,12 +56,12 @@ struct CrashTests {
             }
         }
         let store = try await reopen()
-        let stored = Set(await store.challenges().map { "\($0.name.lowercased()) \($0.value)" })
+        let stored = Set(store.challenges().map { "\($0.name.lowercased()) \($0.value)" })
         let lost = acknowledged.filter { !stored.contains("\($0.0.lowercased()) \($0.1)") }
         #expect(lost.isEmpty, "\(engine) lost \(lost.count) of \(acknowledged.count) acknowledged writes, e.g. \(lost.prefix(3))")
         #expect(acknowledged.count >= 20)
         if let (name, value) = acknowledged.last {
-            let served = await store.snapshot().lookup(name, type: .txt).answer.flatMap(\.records)
+            let served = store.snapshot().lookup(name, type: .txt).answer.flatMap(\.records)
             #expect(served.map(\.data) == [.txt(TXT(text: value))], "what is stored is served")
         }
         print("crash test (\(engine)): \(acknowledged.count) acknowledged writes over 20 kill -9 rounds, \(lost.count) lost, \(stored.count) stored")

@@ -53,7 +53,7 @@ struct IncrementalIndexTests {
                 }
                 applied += 1
             }
-            let incremental = try #require(await store.snapshot()["svc.test."])
+            let incremental = try #require(store.snapshot()["svc.test."])
             var all = try zone.validatedRecords()
             all[0] = incremental.soa
             let rebuilt = try ZoneIndex(origin: zone.origin, records: all + dynamic)

@@ -35,7 +35,7 @@ struct LookupTests {
     let snapshot: ZoneSnapshot
 
     init() async throws {
-        snapshot = await (try await ZoneRecordStore(zones: [Self.zone, Self.second])).snapshot()
+        snapshot = (try await ZoneRecordStore(zones: [Self.zone, Self.second])).snapshot()
     }
 
     func names(_ rrsets: [AnswerRRset]) -> [String] { rrsets.flatMap(\.records).map(\.description) }
