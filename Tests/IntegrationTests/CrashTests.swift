@@ -31,7 +31,7 @@ struct CrashTests {
         let tasks = TaskBox()
         defer { tasks.cancelAll() }
         try await Self.killNineRounds(engine: "postgres", target: url, in: directory) {
-            let backend = try PostgresBackend(url: url, logger: Logger(label: "crash-check"))
+            let backend = try PostgresBackend(url: url, operationTimeout: .seconds(60), logger: Logger(label: "crash-check"))
             tasks.add(Task { await backend.run() })
             return try await ZoneRecordStore(zones: [Self.zone], backend: backend)
         }

@@ -22,8 +22,9 @@ struct ReplicationTests {
         let second = try CDNSServer.start(toml: DifferentialZone.toml, zone: DifferentialZone.origin, in: directory, environment: environment)
         defer { second.process.stop() }
 
-        // A third replica writes, through the same store API cdnsd uses.
-        let backend = try PostgresBackend(url: url, logger: Logger(label: "replication-test"))
+        // A third replica writes, through the same store API cdnsd uses (with a
+        // patient operation timeout: a loaded full run once took over 10 s).
+        let backend = try PostgresBackend(url: url, operationTimeout: .seconds(60), logger: Logger(label: "replication-test"))
         let pool = Task { await backend.run() }
         defer { pool.cancel() }
         let zone = ZoneConfiguration(origin: "svc.test.", nameservers: ["ns1.svc.test."], admin: "admin.svc.test.")
