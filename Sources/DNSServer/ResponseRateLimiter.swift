@@ -271,13 +271,18 @@ private final class RateTable: @unchecked Sendable {
     private func take(bucket index: Int, now: UInt32) -> ResponseRateLimiter.Decision {
         var old = buckets[index].load(ordering: .relaxed)
         while true {
-            let stamp = UInt32(truncatingIfNeeded: old >> 32)
+            var stamp = UInt32(truncatingIfNeeded: old >> 32)
             var tokens = (old >> 8) & 0xFF_FFFF
             var slipped = old & 0xFF
-            if stamp != now {
-                let elapsed = UInt64(now &- stamp)
+            // Threads read the clock once per batch, so a caller's `now` can
+            // be a second behind the bucket's: that is the same second, not a
+            // new one (refilling then would let two threads alternating
+            // between seconds N and N+1 refill the bucket on every call).
+            let elapsed = Int32(bitPattern: now &- stamp)
+            if stamp == 0 || elapsed > 0 {
                 // A bucket never used (stamp 0) or untouched for a while fills up.
-                tokens = min(rate, tokens + elapsed * rate)
+                tokens = stamp == 0 ? rate : min(rate, tokens + UInt64(elapsed) * rate)
+                stamp = now
             }
             let decision: ResponseRateLimiter.Decision
             if tokens > 0 {
@@ -293,7 +298,7 @@ private final class RateTable: @unchecked Sendable {
                     decision = .drop
                 }
             }
-            let new = UInt64(now) << 32 | tokens << 8 | slipped
+            let new = UInt64(stamp) << 32 | tokens << 8 | slipped
             let (exchanged, current) = buckets[index].compareExchange(expected: old, desired: new, ordering: .relaxed)
             if exchanged { return decision }
             old = current

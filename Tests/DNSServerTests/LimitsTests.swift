@@ -70,6 +70,19 @@ struct ResponseRateLimiterTests {
         #expect(limiter.decide(ipv4: Self.v4("192.0.2.9"), class: .nodata, now: 9) != .send)
     }
 
+    @Test("a caller whose clock reads the previous second does not refill the bucket")
+    func staleClockDoesNotRefill() {
+        let limiter = Self.limiter(rate: 3, slip: 0)
+        let source = Self.v4("192.0.2.1")
+        let first = (0..<3).map { _ in limiter.decide(ipv4: source, class: .answer, now: 50) }
+        #expect(first == [.send, .send, .send])
+        // Calls alternating between 51 and 50: second 51 refills once to 3, the stale 50s take from it.
+        let decisions = first + (0..<12).map { i in limiter.decide(ipv4: source, class: .answer, now: i % 2 == 0 ? 51 : 50) }
+        #expect(decisions.filter { $0 == .send }.count == 6, "\(decisions)")
+        #expect(limiter.decide(ipv4: source, class: .answer, now: 50) == .drop)
+        #expect(limiter.decide(ipv4: source, class: .answer, now: 52) == .send)
+    }
+
     @Test("threads sharing a bucket together get exactly the rate")
     func concurrentCallersShareTheRate() async {
         let limiter = Self.limiter(rate: 1000, slip: 0)
