@@ -25,6 +25,7 @@ requirements=(
     bind9:named
     pebble:pebble
     dnsperf:dnsperf
+    wrk:wrk
     lego:lego
     certbot:certbot
     python3-certbot-dns-rfc2136:/usr/lib/python3/dist-packages/certbot_dns_rfc2136

@@ -26,6 +26,8 @@ public struct ChallengeAPI: Sendable {
     let authLimiter: SourceRateLimiter
     /// `/register` calls per client source.
     let registerLimiter: SourceRateLimiter
+    /// Which sources failed lately: their bcrypt checks wait in the second lane.
+    let standing = SourceStanding()
     /// Whether the last store write failed, for `/health`.
     let writes = WriteHealth()
 
@@ -279,8 +281,9 @@ public struct ChallengeAPI: Sendable {
     /// against a dummy hash all the same). A secret the cache knows passes at
     /// once; every other check takes a token from the client source's
     /// failed-authentication allowance first (given back when it verifies),
-    /// and runs on the bcrypt pool. Throws 429 when the allowance is spent
-    /// or the pool is full.
+    /// and runs on the bcrypt pool, in the first lane when the source has
+    /// not failed lately. Throws 429 when the allowance is spent or the
+    /// lane is full.
     func checkSecret(user: String, secret: String, hash: String?, client: IPAddress) async -> SecretCheck {
         if verifier.isCached(user: user, secret: secret, hash: hash) { return .verified }
         if let retry = authLimiter.take(client) {
@@ -288,7 +291,10 @@ public struct ChallengeAPI: Sendable {
             return .limited(APIError.rateLimited(
                 retryAfter: retry, "\(client) failed to authenticate too often (auth_failures_per_minute = \(configuration.authFailuresPerMinute))"))
         }
-        switch await verifier.check(user: user, secret: secret, hash: hash) {
+        let lane = standing.lane(for: client)
+        let outcome = await verifier.check(user: user, secret: secret, hash: hash, lane: lane)
+        standing.finished(client, lane: lane, failed: outcome == .rejected)
+        switch outcome {
         case .verified:
             authLimiter.refund(client)
             return .verified

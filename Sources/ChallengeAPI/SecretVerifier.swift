@@ -17,9 +17,10 @@ import Synchronization
 /// changed password or a removed account never verifies from the cache.
 ///
 /// bcrypt itself runs on a pool of its own with a bounded number of
-/// threads and a bounded queue (`BcryptPool`): a flood of wrong secrets
-/// costs at most those threads' CPU, and never delays a request whose
-/// secret is cached (that path is one HMAC). Concurrent checks of the same
+/// threads and a bounded queue per lane (`BcryptPool`): a flood of wrong
+/// secrets costs at most those threads' CPU, never delays a request whose
+/// secret is cached (that path is one HMAC), and, in the second lane, does
+/// not delay a first-lane check beyond the runs already going. Concurrent checks of the same
 /// user and secret share one bcrypt run, so a cold daemon that receives
 /// the same credential on eight connections at once hashes it once.
 /// An unknown user is checked against a dummy hash of the same cost, so
@@ -89,12 +90,12 @@ public final class SecretVerifier: Sendable {
     }
 
     /// Checks `secret` against `hash`, or, when the user is unknown (`hash`
-    /// is nil), against a dummy hash so that the answer takes as long.
-    public func check(user: String, secret: String, hash: String?) async -> Outcome {
+    /// is nil), against a dummy hash so that the answer takes as long. The
+    /// bcrypt run, if one is needed, waits in `lane` of the pool.
+    public func check(user: String, secret: String, hash: String?, lane: BcryptPool.Lane = .second) async -> Outcome {
         let cacheKey = self.cacheKey(user: user, secret: secret)
         guard let hash else {
-            _ = await bcrypt(secret, hash: await dummyHash())
-            return .rejected
+            return await bcrypt(secret, hash: await dummyHash(), lane: lane) == .overloaded ? .overloaded : .rejected
         }
         let running = Running(key: cacheKey, hash: hash)
         enum Step { case cached, wait, run }
@@ -124,7 +125,7 @@ public final class SecretVerifier: Sendable {
             }
         case .run:
             misses.increment()
-            let outcome = await bcrypt(secret, hash: hash)
+            let outcome = await bcrypt(secret, hash: hash, lane: lane)
             let waiters = cache.withLock { cache -> [CheckedContinuation<Outcome, Never>] in
                 if outcome == .verified {
                     if cache.entries.count >= capacity { cache.entries.removeAll(keepingCapacity: true) }
@@ -145,10 +146,10 @@ public final class SecretVerifier: Sendable {
         try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
     }
 
-    private func bcrypt(_ secret: String, hash: String) async -> Outcome {
+    private func bcrypt(_ secret: String, hash: String, lane: BcryptPool.Lane) async -> Outcome {
         let started = ContinuousClock.now
         runs.add(1, ordering: .relaxed)
-        guard let matches = await pool.run({ Bcrypt.verify(secret, hash: hash) }) else { return .overloaded }
+        guard let matches = await pool.run(lane: lane, { Bcrypt.verify(secret, hash: hash) }) else { return .overloaded }
         let took = started.duration(to: .now)
         let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
         typical.withLock { $0 = $0 * 0.9 + min(seconds, 2) * 0.1 }
@@ -183,15 +184,37 @@ public final class SecretVerifier: Sendable {
 }
 
 /// Runs bcrypt on threads of its own: at most `threads` at once, at most
-/// `queue` more waiting; beyond that a call is refused at once instead of
-/// queueing (the API answers 429). Nothing else runs there, so bcrypt's
-/// CPU is bounded and no other work queues behind it.
+/// `queue` more waiting in each lane; beyond that a call is refused at once
+/// instead of queueing (the API answers 429). Nothing else runs there, so
+/// bcrypt's CPU is bounded and no other work queues behind it.
+///
+/// Two lanes: a thread that comes free takes the oldest call of the
+/// ``Lane/first`` lane before any of the ``Lane/second``, and each lane
+/// has its own queue bound, so a full second lane (a flood of wrong
+/// guesses) neither refuses nor delays a first-lane call beyond the runs
+/// already going. ``SourceStanding`` says which lane a check belongs in.
 public final class BcryptPool: Sendable {
+    /// Which queue a call waits in.
+    public enum Lane: Int, Sendable {
+        /// Checks from sources in good standing.
+        case first = 0
+        /// Everything else: sources that failed lately, `/register` hashes.
+        case second = 1
+    }
+
     public let threads: Int
     public let queue: Int
     private let workers: [DispatchQueue]
-    /// Calls admitted and not finished, per worker.
-    private let load: Mutex<[Int]>
+
+    private struct State {
+        /// Calls admitted and not finished (running or waiting), per lane.
+        var admitted = [0, 0]
+        /// Calls waiting for a thread, per lane, oldest first.
+        var waiting: [[@Sendable () -> Void]] = [[], []]
+        /// Calls handed to each worker and not finished.
+        var load: [Int]
+    }
+    private let state: Mutex<State>
     private let inFlightGauge = Gauge(label: "cdnsd_api_bcrypt_in_flight")
     private let refused = Counter(label: "cdnsd_api_bcrypt_refused_total")
 
@@ -199,31 +222,53 @@ public final class BcryptPool: Sendable {
         self.threads = max(1, threads)
         self.queue = max(0, queue)
         workers = (0..<max(1, threads)).map { DispatchQueue(label: "cdnsd.bcrypt.\($0)", qos: .utility) }
-        load = Mutex(Array(repeating: 0, count: max(1, threads)))
+        state = Mutex(State(load: Array(repeating: 0, count: max(1, threads))))
     }
 
-    /// Calls admitted and not finished (running or waiting).
-    public var inFlight: Int { load.withLock { $0.reduce(0, +) } }
+    /// Calls admitted and not finished (running or waiting), both lanes.
+    public var inFlight: Int { state.withLock { $0.admitted.reduce(0, +) } }
 
-    /// Runs `body` on a pool thread; nil when the pool is full.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
+    /// Runs `body` on a pool thread, after the calls waiting ahead of it in
+    /// its lane and in the first lane; nil when its lane is full.
+    public func run<T: Sendable>(lane: Lane = .second, _ body: @escaping @Sendable () -> T) async -> T? {
         let limit = threads + queue
-        let worker: Int? = load.withLock { load in
-            guard load.reduce(0, +) < limit, let least = load.indices.min(by: { load[$0] < load[$1] }) else { return nil }
-            load[least] += 1
-            return least
+        let admitted = state.withLock { state -> Bool in
+            guard state.admitted[lane.rawValue] < limit else { return false }
+            state.admitted[lane.rawValue] += 1
+            return true
         }
-        guard let worker else {
+        guard admitted else {
             refused.increment()
             return nil
         }
         inFlightGauge.record(inFlight)
         let result = await withCheckedContinuation { (done: CheckedContinuation<T, Never>) in
-            workers[worker].async { done.resume(returning: body()) }
+            // One turn on a worker per call admitted: the turn runs whichever
+            // call is first in line when it starts, so a first-lane call
+            // waits for no more than the runs already going.
+            let worker: Int = state.withLock { state in
+                state.waiting[lane.rawValue].append { done.resume(returning: body()) }
+                let least = state.load.indices.min { state.load[$0] < state.load[$1] } ?? 0
+                state.load[least] += 1
+                return least
+            }
+            workers[worker].async { self.turn(worker) }
         }
-        load.withLock { $0[worker] -= 1 }
+        state.withLock { $0.admitted[lane.rawValue] -= 1 }
         inFlightGauge.record(inFlight)
         return result
+    }
+
+    /// One call's turn on `worker`. There are as many turns queued as calls
+    /// waiting, so a turn always finds one.
+    private func turn(_ worker: Int) {
+        let next: (@Sendable () -> Void)? = state.withLock { state in
+            if !state.waiting[0].isEmpty { return state.waiting[0].removeFirst() }
+            if !state.waiting[1].isEmpty { return state.waiting[1].removeFirst() }
+            return nil
+        }
+        next?()
+        state.withLock { $0.load[worker] -= 1 }
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 import ZoneStore
 #if canImport(Glibc)
@@ -67,6 +68,47 @@ struct LimitsTests {
         gate.signal()
         #expect(await first == 1)
         #expect(await pool.run { 3 } == 3)
+    }
+
+    @Test("a first-lane call runs before second-lane calls that waited longer, and a full second lane does not refuse it")
+    func firstLaneGoesFirst() async throws {
+        let pool = BcryptPool(threads: 1, queue: 2)
+        let gate = DispatchSemaphore(value: 0)
+        let order = RunOrder()
+        async let running: Int? = pool.run(lane: .second) { gate.wait(); return 0 }
+        while pool.inFlight < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        async let second1: Int? = pool.run(lane: .second) { order.append("second 1"); return 1 }
+        async let second2: Int? = pool.run(lane: .second) { order.append("second 2"); return 2 }
+        while pool.inFlight < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await pool.run(lane: .second) { 9 } == nil, "the second lane holds threads + queue = 3")
+        async let first: Int? = pool.run(lane: .first) { order.append("first"); return 3 }
+        while pool.inFlight < 4 { try await Task.sleep(for: .milliseconds(5)) }
+        gate.signal()
+        let results = await [running, second1, second2, first]
+        #expect(results == [0, 1, 2, 3])
+        #expect(order.names == ["first", "second 1", "second 2"])
+        #expect(pool.inFlight == 0)
+    }
+
+    @Test("a source is in the first lane once at a time, and not at all for a while after a failed check")
+    func standing() {
+        let standing = SourceStanding(window: .seconds(600))
+        let start = ContinuousClock.now
+        let a = IPAddress("192.0.2.1")!, b = IPAddress("192.0.2.2")!
+        #expect(standing.lane(for: a, now: start) == .first)
+        #expect(standing.lane(for: a, now: start) == .second, "its first-lane check is still running")
+        #expect(standing.lane(for: b, now: start) == .first, "another source has its own slot")
+        standing.finished(a, lane: .second, failed: false, now: start)
+        #expect(standing.lane(for: a, now: start) == .second, "a second-lane check does not free the slot")
+        standing.finished(a, lane: .first, failed: false, now: start)
+        #expect(standing.lane(for: a, now: start) == .first, "a verified check frees it")
+        standing.finished(a, lane: .first, failed: true, now: start)
+        #expect(standing.hasFailed(a, now: start))
+        #expect(standing.lane(for: a, now: start + .seconds(599)) == .second)
+        #expect(standing.lane(for: IPAddress("2001:db8::1")!, now: start) == .first)
+        standing.finished(IPAddress("2001:db8::1")!, lane: .first, failed: true, now: start)
+        #expect(standing.lane(for: IPAddress("2001:db8::2")!, now: start) == .second, "IPv6 counts per /64")
+        #expect(standing.lane(for: a, now: start + .seconds(601)) == .first, "the failure has aged out")
     }
 
     @Test("wrong passwords: 401 until the source's allowance is spent, then 429 with Retry-After; a cached secret still passes")
@@ -173,6 +215,13 @@ struct LimitsTests {
 }
 
 /// A blocking TCP client on loopback for trickling bytes.
+/// The order in which pool calls ran.
+final class RunOrder: Sendable {
+    private let entries = Mutex<[String]>([])
+    func append(_ name: String) { entries.withLock { $0.append(name) } }
+    var names: [String] { entries.withLock { $0 } }
+}
+
 final class RawConnection: @unchecked Sendable {  // one test uses each, one call at a time
     let fd: Int32
 
