@@ -55,6 +55,9 @@ public struct CDNSConfiguration: Sendable {
         /// Threads answering DNS: UDP threads per listen address, and the
         /// event loops serving TCP (and the API). Default: the CPUs cdnsd may run on.
         public var threads: Int = CPUAffinity.usableCPUs
+        /// Nice value for every thread but the UDP query threads
+        /// (`background_nice`); 0 leaves them all alone.
+        public var backgroundNice: Int = 0
     }
 
     public struct API: Sendable {
@@ -159,7 +162,7 @@ public struct CDNSConfiguration: Sendable {
 
     static let sections: [String: Set<String>] = [
         "dns": ["listen", "protocol", "tcp_idle_timeout", "tcp_connections", "tcp_connections_per_prefix", "tcp_message_timeout", "tcp_lifetime",
-                "tcp_replies_in_flight", "max_udp_size", "rrl_rate", "rrl_slip", "rrl_ipv4_prefix", "rrl_ipv6_prefix", "rrl_table_size", "rrl_exempt", "threads"],
+                "tcp_replies_in_flight", "max_udp_size", "rrl_rate", "rrl_slip", "rrl_ipv4_prefix", "rrl_ipv6_prefix", "rrl_table_size", "rrl_exempt", "threads", "background_nice"],
         "api": ["listen", "tls", "cert_file", "key_file", "domain", "registration", "trusted_proxies", "cors_origins", "account_domain", "max_body_size",
                 "max_connections", "header_timeout", "body_timeout", "idle_timeout", "auth_failures_per_minute", "registrations_per_minute",
                 "max_accounts", "bcrypt_threads", "bcrypt_queue"],
@@ -296,6 +299,7 @@ public struct CDNSConfiguration: Sendable {
             tableSize: try dnsSection.int("rrl_table_size", default: 65536, range: 1024...16_777_216),
             exempt: exempt)
         dns.threads = try dnsSection.int("threads", default: CPUAffinity.usableCPUs, range: 1...1024)
+        dns.backgroundNice = try dnsSection.int("background_nice", default: 0, range: 0...19)
 
         var zoneTables: [(entries: [String: ConfigEntry], source: String)] = []
         switch root["zone"] {
@@ -587,5 +591,6 @@ extension DNSListenerConfiguration {
                 idleTimeout: .seconds(Int64(dns.tcpIdleTimeout)), messageTimeout: .seconds(Int64(dns.tcpMessageTimeout)),
                 lifetime: .seconds(Int64(dns.tcpLifetime)), maxRepliesInFlight: dns.tcpRepliesInFlight),
             rateLimit: dns.rateLimit, udpThreads: dns.threads)
+        backgroundNice = dns.backgroundNice
     }
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #ifdef __linux__
 #define SAME(field) _Static_assert(offsetof(cdns_mmsghdr, field) == offsetof(struct mmsghdr, field) && \
@@ -29,8 +30,16 @@ int cdns_sendmmsg(int fd, cdns_mmsghdr *vector, unsigned int count, int flags) {
 void cdns_set_thread_name(const char *name) {
     pthread_setname_np(pthread_self(), name);
 }
+
+int cdns_gettid(void) {
+    return (int)gettid();
+}
 #else
 void cdns_set_thread_name(const char *name) {}
+
+int cdns_gettid(void) {
+    return -1;
+}
 
 int cdns_recvmmsg(int fd, cdns_mmsghdr *vector, unsigned int count, int flags) {
     errno = ENOSYS;

@@ -28,6 +28,9 @@ public struct DNSListenerConfiguration: Sendable {
     /// Threads answering UDP on each address, each with its own
     /// `SO_REUSEPORT` socket (Linux; elsewhere one NIO channel per event loop).
     public var udpThreads: Int
+    /// Nice value for every thread of the process but the UDP query
+    /// threads, once they run (``BackgroundPriority``); 0 leaves them alone.
+    public var backgroundNice: Int = 0
 
     /// A TCP connection with no query for this long is closed (`tcpLimits.idleTimeout`).
     public var tcpIdleTimeout: TimeAmount {
@@ -142,7 +145,12 @@ public final class DNSListener: Service, Sendable {
             "addresses": "\(addresses.map(Self.describe).joined(separator: ", "))",
             "protocols": "\(protocols)", "udp_threads": "\(configuration.udp ? configuration.udpThreads : 0)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
         ])
-        try? await gracefulShutdown()
+        if configuration.backgroundNice > 0 {
+            // After the UDP threads started: threads inherit their creator's nice value.
+            await BackgroundPriority(nice: configuration.backgroundNice, logger: logger).run()
+        } else {
+            try? await gracefulShutdown()
+        }
         logger.info("DNS listener shutting down")
         stopWorkers()
         for channel in channels { try? await channel.close() }

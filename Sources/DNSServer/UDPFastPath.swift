@@ -1,6 +1,7 @@
 #if os(Linux)
 import CUDPBatch
 import DNSWire
+import Dispatch
 import Glibc
 import NIOCore
 import Synchronization
@@ -117,6 +118,8 @@ final class UDPWorker: @unchecked Sendable {
     private let rateLimiter: ResponseRateLimiter
     private let name: String
     private let stopping = Atomic(false)
+    /// Signalled once the thread has registered in `QueryThreads`.
+    private let registered = DispatchSemaphore(value: 0)
     private var thread: pthread_t? = nil
 
     init(socket: UDPSocket, snapshots: UDPSnapshotSource, responder: QueryResponder, requestHandler: (any DNSRequestHandler)?,
@@ -142,6 +145,8 @@ final class UDPWorker: @unchecked Sendable {
             throw IOError(errnoCode: result, reason: "pthread_create")
         }
         self.thread = thread
+        // A priority sweep after start() must find the thread registered.
+        registered.wait()
     }
 
     /// Ends the thread (it finishes the batch in hand) and closes the socket.
@@ -155,6 +160,9 @@ final class UDPWorker: @unchecked Sendable {
 
     private func run() {
         cdns_set_thread_name(name)
+        QueryThreads.register()
+        registered.signal()
+        defer { QueryThreads.unregister() }
         let batch = Self.batch
         let datagramSize = DNSListener.maxDatagram
         let replySize = responder.bufferSize(for: .udp)

@@ -31,4 +31,7 @@ int cdns_sendmmsg(int fd, cdns_mmsghdr *vector, unsigned int count, int flags);
 /// Names the calling thread (shown by top, perf and gdb); a no-op where unsupported.
 void cdns_set_thread_name(const char *name);
 
+/// The calling thread's kernel id (gettid(2), for setpriority); -1 where unsupported.
+int cdns_gettid(void);
+
 #endif
