@@ -80,6 +80,10 @@ class Daemon:
             "CDNS_STORAGE_PATH": self.path,
             "CDNS_STORAGE_URL": self.url,
             "CDNS_LOG_LEVEL": os.environ.get("FAULTS_LOG_LEVEL", "warning"),
+            # The cases count every acknowledged value, so acme-dns /update
+            # must not evict any: the largest bound, and values spread over
+            # accounts (each name's values fit one DNS message over TCP).
+            "CDNS_CHALLENGE_MAX_VALUES_PER_NAME": "1000",
         })
         environment.update(self.extra)
         self.log = open(os.path.join(self.work, f"{self.name}.log"), "ab")
@@ -458,10 +462,12 @@ def stored_values(path):
     return set(out.stdout.split())
 
 
-def writers(daemon, account, count, stop, acked, errors, start=0):
-    """`count` threads writing unique values; acknowledged ones go to `acked`."""
+def writers(daemon, accounts, count, stop, acked, errors, start=0):
+    """`count` threads writing unique values, thread i for account i modulo
+    their number; acknowledged ones go to `acked`."""
     lock = threading.Lock()
     def writer(index):
+        account = accounts[index % len(accounts)]
         n = start + index * 1_000_000
         connection = None
         while not stop.is_set():
@@ -491,15 +497,15 @@ def case_kill9(work):
     """kill -9 during 50 concurrent writers; every acknowledged write is there after restart."""
     daemon = Daemon(work, name="kill9").start()
     try:
-        # Five accounts, ten writers each: one name's values must fit in one
-        # DNS message over TCP (64 KiB, about 1,100 of these values).
-        accounts = [daemon.register() for _ in range(5)]
+        # Ten accounts, five writers each: one name holds at most 1,000 values
+        # (the largest max_values_per_name; a DNS message fits about 1,100).
+        accounts = [daemon.register() for _ in range(10)]
         stop = threading.Event()
         acked = [set() for _ in accounts]
         errors = {}
         threads = []
         for index, account in enumerate(accounts):
-            threads += writers(daemon, account, 10, stop, acked[index], errors, start=index * 100_000_000)
+            threads += writers(daemon, [account], 5, stop, acked[index], errors, start=index * 100_000_000)
         time.sleep(4)
         os.kill(daemon.process.pid, signal.SIGKILL)
         at_kill = sum(len(values) for values in acked)
@@ -516,7 +522,7 @@ def case_kill9(work):
             served = dns_query(daemon.dns_port, f"{account['subdomain']}.{ZONE}", tcp=True, timeout=5)
             served_missing |= values - set(served[1] if served else [])
         integrity = subprocess.run(["sqlite3", daemon.path, "PRAGMA integrity_check"], capture_output=True, text=True).stdout.strip()
-        print(f"  kill -9 under 50 writers (5 accounts): {at_kill} acknowledged before the kill, {len(everything)} in all; "
+        print(f"  kill -9 under 50 writers (10 accounts): {at_kill} acknowledged before the kill, {len(everything)} in all; "
               f"after restart {len(everything) - len(missing)} stored, {len(everything) - len(served_missing)} served over DNS, "
               f"missing {len(missing)}; integrity_check {integrity}", flush=True)
         if missing or served_missing:
@@ -542,12 +548,12 @@ def case_diskfull(work):
     daemon = Daemon(work, name="diskfull", path=os.path.join(mount, "data", "cdnsd.sqlite"))
     try:
         daemon.start()
-        account = daemon.register()
+        accounts = [daemon.register() for _ in range(4)]
         stop = threading.Event()
         acked, errors = set(), {}
         watch = DNSWatch(daemon.dns_port)
         watch.start()
-        threads = writers(daemon, account, 8, stop, acked, errors)
+        threads = writers(daemon, accounts, 8, stop, acked, errors)
         time.sleep(2)
         before_full = len(acked)
         filler = os.path.join(mount, "filler")
@@ -616,11 +622,12 @@ def case_postgres(work):
     try:
         for replica in replicas:
             replica.start()
-        account = replicas[0].register()
+        # Two accounts, one per replica's writers: each name stays well under the 1,000 values a name may hold.
+        accounts = [replicas[0].register(), replicas[0].register()]
         time.sleep(1)
         stop = threading.Event()
         acked, errors = set(), {}
-        threads = writers(replicas[0], account, 4, stop, acked, errors, start=1) + writers(replicas[1], account, 4, stop, acked, errors, start=2)
+        threads = writers(replicas[0], [accounts[0]], 4, stop, acked, errors, start=1) + writers(replicas[1], [accounts[1]], 4, stop, acked, errors, start=2)
         watches = [DNSWatch(r.dns_port) for r in replicas]
         for watch in watches:
             watch.start()
@@ -645,11 +652,11 @@ def case_postgres(work):
         for thread in threads:
             thread.join(timeout=30)
         dns = [watch.finish() for watch in watches]
-        name = f"{account['subdomain']}.{ZONE}"
+        names = [f"{account['subdomain']}.{ZONE}" for account in accounts]
         converged = None
         t1 = time.monotonic()
         while time.monotonic() - t1 < 30:
-            served = [set((dns_query(r.dns_port, name, tcp=True, timeout=5) or (0, []))[1]) for r in replicas]
+            served = [set().union(*(set((dns_query(r.dns_port, name, tcp=True, timeout=5) or (0, []))[1]) for name in names)) for r in replicas]
             if all(acked <= s for s in served):
                 converged = time.monotonic() - t1
                 break

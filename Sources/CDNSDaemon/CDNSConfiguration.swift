@@ -129,6 +129,8 @@ public struct CDNSConfiguration: Sendable {
         public var negativeTTL: UInt32
         /// A live challenge does not hide the wildcard above its name.
         public var keepWildcards: Bool
+        /// Live challenge values one name holds at most (`max_values_per_name`).
+        public var maxValuesPerName: Int = 256
     }
 
     public struct Log: Sendable {
@@ -168,7 +170,7 @@ public struct CDNSConfiguration: Sendable {
                 "max_accounts", "bcrypt_threads", "bcrypt_queue"],
         "acme": ["directory", "email", "ca_roots", "eab_kid", "eab_hmac_key"],
         "storage": ["engine", "path", "url", "journal_entries", "journal_max_age"],
-        "challenge": ["ttl", "expire_after", "negative_ttl", "keep_wildcards"],
+        "challenge": ["ttl", "expire_after", "negative_ttl", "keep_wildcards", "max_values_per_name"],
         "log": ["level", "format"],
     ]
     static let zoneKeys: Set<String> = ["name", "nameservers", "admin", "ttl", "negative_ttl", "refresh", "retry", "expire", "records", "transfer", "notify", "notify_nameservers"]
@@ -410,7 +412,8 @@ public struct CDNSConfiguration: Sendable {
             ttl: UInt32(try challengeSection.int("ttl", default: 60, range: 0...86400)),
             expireAfter: try challengeSection.duration("expire_after", default: 3600, range: 30...(7 * 86400)),
             negativeTTL: UInt32(try challengeSection.duration("negative_ttl", default: 5, range: 0...86400)),
-            keepWildcards: try challengeSection.bool("keep_wildcards", default: true))
+            keepWildcards: try challengeSection.bool("keep_wildcards", default: true),
+            maxValuesPerName: try challengeSection.int("max_values_per_name", default: 256, range: 2...1000))
         tsigKeys = try Self.staticTSIGKeys(root["tsig"], source: source, environment: environment)
         let logSection = try section("log")
         log = Log(

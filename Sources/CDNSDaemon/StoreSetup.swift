@@ -53,7 +53,8 @@ struct StoreSetup {
             logger.info("storage: PostgreSQL", metadata: ["replica": "\(client.replicaID)"])
         }
         let challenge = ChallengeSettings(
-            ttl: configuration.challenge.ttl, negativeTTL: configuration.challenge.negativeTTL, keepWildcards: configuration.challenge.keepWildcards)
+            ttl: configuration.challenge.ttl, negativeTTL: configuration.challenge.negativeTTL, keepWildcards: configuration.challenge.keepWildcards,
+            maxValuesPerName: configuration.challenge.maxValuesPerName)
         let opening = ContinuousClock.now
         let store = directoryOnly ? try await ZoneRecordStore(directoryFrom: backend, challenge: challenge)
             : try await ZoneRecordStore(zones: configuration.zones, backend: backend, challenge: challenge)

@@ -130,7 +130,7 @@ public struct ChallengeAPI: Sendable {
         guard let accountDomain = configuration.accountDomain, let name = try? DNSName(subdomain, origin: accountDomain) else {
             throw APIError(.badRequest, "bad_subdomain")
         }
-        try await publish(name: name, value: txt, owner: "account:\(user)")
+        try await publish(name: name, value: txt, owner: "account:\(user)", evictingOldest: true)
         metrics.updates.increment()
         context.logger.info("challenge published", metadata: ["name": "\(name)", "owner": "account:\(user)", "client": "\(client)"])
         return json(.ok, ["txt": txt])
@@ -202,10 +202,12 @@ public struct ChallengeAPI: Sendable {
 
     // MARK: Helpers
 
-    func publish(name: DNSName, value: String, owner: String) async throws {
+    /// Stores a challenge value. acme-dns `/update` evicts the oldest values
+    /// at a full name (its clients never delete); the others get 409.
+    func publish(name: DNSName, value: String, owner: String, evictingOldest: Bool = false) async throws {
         let now = Int64(Date().timeIntervalSince1970)
         let challenge = ChallengeRecord(name: name, value: value, owner: owner, createdAt: now, expiresAt: now + configuration.challengeLifetime)
-        try await storeCall { () throws(ZoneStoreError) in try await store.addChallenge(challenge) }
+        try await storeCall { () throws(ZoneStoreError) in try await store.addChallenge(challenge, evictingOldest: evictingOldest) }
     }
 
     /// Runs a store call, mapping its error to a status once, here.
@@ -219,6 +221,7 @@ public struct ChallengeAPI: Sendable {
             case .outOfZone, .noSuchZone: throw APIError(.badRequest, "fqdn_outside_zones", detail: error.description)
             case .cnameConflict, .conflict: throw APIError(.conflict, "conflict", detail: error.description)
             case .badRecord: throw APIError(.badRequest, "bad_record", detail: error.description)
+            case .limitReached: throw APIError(.conflict, "too_many_values", detail: error.description)
             default:
                 logger.error("store write failed", metadata: ["error": "\(error)"])
                 metrics.storeUnavailable.increment()

@@ -95,7 +95,8 @@ public final class SecretVerifier: Sendable {
     public func check(user: String, secret: String, hash: String?, lane: BcryptPool.Lane = .second) async -> Outcome {
         let cacheKey = self.cacheKey(user: user, secret: secret)
         guard let hash else {
-            return await bcrypt(secret, hash: await dummyHash(), lane: lane) == .overloaded ? .overloaded : .rejected
+            guard let dummy = await dummyHash(lane: lane) else { return .overloaded }
+            return await bcrypt(secret, hash: dummy, lane: lane) == .overloaded ? .overloaded : .rejected
         }
         let running = Running(key: cacheKey, hash: hash)
         enum Step { case cached, wait, run }
@@ -156,10 +157,13 @@ public final class SecretVerifier: Sendable {
         return matches ? .verified : .rejected
     }
 
-    private func dummyHash() async -> String {
+    /// The dummy hash, made on first use at `dummyCost`; nil while the pool
+    /// is too full to make it (never a cheaper one: its check would answer
+    /// faster and tell unknown names apart).
+    private func dummyHash(lane: BcryptPool.Lane) async -> String? {
         if let hash = dummy.withLock({ $0 }) { return hash }
         let cost = dummyCost
-        let made = await pool.run({ Bcrypt.hash(SecretGenerator.password(), cost: cost) }) ?? Bcrypt.hash(SecretGenerator.password(), cost: 4)
+        guard let made = await pool.run(lane: lane, { Bcrypt.hash(SecretGenerator.password(), cost: cost) }) else { return nil }
         return dummy.withLock { current in
             if let current { return current }
             current = made
@@ -227,6 +231,9 @@ public final class BcryptPool: Sendable {
 
     /// Calls admitted and not finished (running or waiting), both lanes.
     public var inFlight: Int { state.withLock { $0.admitted.reduce(0, +) } }
+
+    /// Calls waiting for a thread, both lanes.
+    public var queued: Int { state.withLock { $0.waiting.reduce(0) { $0 + $1.count } } }
 
     /// Runs `body` on a pool thread, after the calls waiting ahead of it in
     /// its lane and in the first lane; nil when its lane is full.

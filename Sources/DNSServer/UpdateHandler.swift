@@ -179,6 +179,8 @@ public struct UpdateHandler: DNSRequestHandler {
                     return (plan.operations(in: view, owner: owner, now: now, lifetime: lifetime), Int(ResponseCode.noError.rawValue))
                 }
             }
+        } catch where error.code == .limitReached {
+            return (.refused, nil, error.detail)
         } catch {
             logger.error("UPDATE could not be stored", metadata: ["key": "\(key.name)", "error": "\(error)"])
             return (.servFail, outcome.withLockedValue { $0.plan }, "\(error)")

@@ -69,11 +69,27 @@ struct Staging {
         }
         var names: [DNSName] = []
         var zoneChanges: [(origin: DNSName, existed: Bool)] = []
+        // Names given a value, with what they held before: a local write may
+        // not take one past the bound (what other writers committed is applied
+        // as it is, and a name already past it may shrink or stay).
+        var valuesBefore: [DNSName: ChallengeLoad] = [:]
+        if !replaying {
+            for case .put(.challenge(let challenge)) in operations where valuesBefore[challenge.name] == nil {
+                valuesBefore[challenge.name] = ChallengeLoad(state.challenges[challenge.name] ?? [])
+            }
+        }
         for operation in operations {
             switch state.apply(operation) {
             case .name(let name): names.append(name)
             case .zone(let origin, let existed): zoneChanges.append((origin, existed))
             case .directory: break
+            }
+        }
+        for (name, before) in valuesBefore {
+            let after = ChallengeLoad(state.challenges[name] ?? [])
+            if after.exceeds(settings.maxValuesPerName) && after.grew(from: before) {
+                throw ZoneStoreError(.limitReached, name: name, "\(name) would hold more than \(settings.maxValuesPerName) challenge values "
+                                     + "or \(ChallengeLoad.maxAnswerBytes) bytes of them ([challenge] max_values_per_name); remove some or let them expire")
             }
         }
         for change in zoneChanges {
@@ -197,4 +213,27 @@ struct Staging {
         }
         return ZoneDelta(origin: origin, fromSerial: old.serial, toSerial: new.serial, removed: removed, added: added, createdAt: now)
     }
+}
+
+/// What the challenge values at one name take: how many, and the bytes of
+/// their records in an answer (owner compressed to a pointer, then type,
+/// class, TTL, length and the character-strings of 255 bytes at most).
+struct ChallengeLoad {
+    /// Bytes of answer records one name may hold: a DNS message is at most
+    /// 65,535 bytes, and the header, question, OPT and TSIG need room too.
+    static let maxAnswerBytes = 60_000
+
+    var count: Int
+    var bytes: Int
+
+    init(_ values: [ChallengeRecord]) {
+        count = values.count
+        bytes = values.reduce(0) { sum, value in
+            let length = value.value.utf8.count
+            return sum + 12 + length + max(1, (length + 254) / 255)
+        }
+    }
+
+    func exceeds(_ maxValues: Int) -> Bool { count > maxValues || bytes > Self.maxAnswerBytes }
+    func grew(from before: ChallengeLoad) -> Bool { count > before.count || bytes > before.bytes }
 }

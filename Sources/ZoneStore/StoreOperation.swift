@@ -15,12 +15,11 @@ public enum StoredItem: Sendable, Hashable {
 }
 
 extension StoredItem {
-    /// An account, a credential or a key: no zone's contents depend on it.
+    /// An account, a credential or a key: a row of one of
+    /// `StoreSchema.directoryTables`, which no zone's contents depend on.
     var isDirectory: Bool {
-        switch self {
-        case .account, .credential, .tsigKey: true
-        case .record, .challenge, .zone: false
-        }
+        let table = StoreSchema.table(of: self).name
+        return StoreSchema.directoryTables.contains { $0.name == table }
     }
 }
 

@@ -14,11 +14,17 @@ public struct ChallengeSettings: Sendable, Hashable {
     /// challenge owners only): `foo.svc.dev` keeps the `*.svc.dev` answer
     /// while `_acme-challenge.foo.svc.dev` has a value.
     public var keepWildcards: Bool
+    /// Live challenge values one name holds at most: a write that would add
+    /// more fails with `limitReached`. Every value is served in one answer,
+    /// and one DNS message holds at most 64 KiB (about 1,100 values of 43
+    /// characters), so without a bound a name could become unanswerable.
+    public var maxValuesPerName: Int
 
-    public init(ttl: UInt32 = 60, negativeTTL: UInt32 = 5, keepWildcards: Bool = true) {
+    public init(ttl: UInt32 = 60, negativeTTL: UInt32 = 5, keepWildcards: Bool = true, maxValuesPerName: Int = 256) {
         self.ttl = ttl
         self.negativeTTL = negativeTTL
         self.keepWildcards = keepWildcards
+        self.maxValuesPerName = max(1, maxValuesPerName)
     }
 }
 

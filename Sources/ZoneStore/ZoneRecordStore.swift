@@ -275,12 +275,28 @@ public actor ZoneRecordStore: RecordStore {
     // MARK: Challenges
 
     /// Publishes a challenge value (idempotent for the same name and value).
-    public func addChallenge(_ challenge: ChallengeRecord) async throws(ZoneStoreError) {
+    /// At a name that holds `ChallengeSettings.maxValuesPerName` values
+    /// already (or 60,000 bytes of them), a new value fails with
+    /// `limitReached`, or, with `evictingOldest`, first removes the oldest
+    /// values of the same owner to make room (acme-dns clients never delete
+    /// what they publish; acme-dns itself keeps two per name).
+    public func addChallenge(_ challenge: ChallengeRecord, evictingOldest: Bool = false) async throws(ZoneStoreError) {
+        let limit = challengeSettings.maxValuesPerName
         _ = try await write { view throws(ZoneStoreError) in
             guard view.zone(containing: challenge.name) != nil else {
                 throw ZoneStoreError(.noSuchZone, name: challenge.name, "\(challenge.name) is in no zone served here")
             }
-            return ([.put(.challenge(challenge))], 1)
+            var operations: [StoreOperation] = []
+            if evictingOldest {
+                // Only the publisher's own values make room; values of others are never evicted.
+                let others = view.challenges(at: challenge.name).filter { $0.value != challenge.value }
+                if others.count >= limit {
+                    let own = others.filter { $0.owner == challenge.owner }
+                    let oldest = own.sorted { ($0.createdAt, $0.value) < ($1.createdAt, $1.value) }.prefix(others.count - limit + 1)
+                    operations += oldest.map { .delete(.challenge($0)) }
+                }
+            }
+            return (operations + [.put(.challenge(challenge))], 1)
         }
     }
 

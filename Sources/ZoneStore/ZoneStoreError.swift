@@ -4,7 +4,7 @@ import DNSWire
 public struct ZoneStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Backing: Hashable, Sendable {
-            case outOfZone, noSuchZone, duplicateZone, cnameConflict, badRecord, storage, conflict
+            case outOfZone, noSuchZone, duplicateZone, cnameConflict, badRecord, storage, conflict, limitReached
         }
         let backing: Backing
 
@@ -22,6 +22,8 @@ public struct ZoneStoreError: Error, Hashable, Sendable, CustomStringConvertible
         public static let storage = Code(backing: .storage)
         /// The item clashes with one that exists (a taken username or subdomain).
         public static let conflict = Code(backing: .conflict)
+        /// A write would pass a bound the store keeps (challenge values at one name).
+        public static let limitReached = Code(backing: .limitReached)
 
         public var description: String {
             switch backing {
@@ -32,6 +34,7 @@ public struct ZoneStoreError: Error, Hashable, Sendable, CustomStringConvertible
             case .badRecord: "badRecord"
             case .storage: "storage"
             case .conflict: "conflict"
+            case .limitReached: "limitReached"
             }
         }
     }

@@ -34,8 +34,8 @@ struct APITestHarness {
     /// the default 10 s header timeout later. LimitsTests' deadline tests set their own.
     static let patientConnections = APIConnectionSettings(headerTimeout: .seconds(600), bodyTimeout: .seconds(600), idleTimeout: .seconds(600))
 
-    init(configuration: ChallengeAPIConfiguration = APITestHarness.configuration()) async throws {
-        store = try await ZoneRecordStore(zones: Self.zones)
+    init(configuration: ChallengeAPIConfiguration = APITestHarness.configuration(), challenge: ChallengeSettings = ChallengeSettings()) async throws {
+        store = try await ZoneRecordStore(zones: Self.zones, challenge: challenge)
         api = ChallengeAPI(store: store, configuration: configuration, logger: Logger(label: "test.api"))
     }
 

@@ -74,15 +74,18 @@ struct LimitsTests {
     func firstLaneGoesFirst() async throws {
         let pool = BcryptPool(threads: 1, queue: 2)
         let gate = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
         let order = RunOrder()
-        async let running: Int? = pool.run(lane: .second) { gate.wait(); return 0 }
-        while pool.inFlight < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        async let running: Int? = pool.run(lane: .second) { started.signal(); gate.wait(); return 0 }
+        // Each step waits until the call before it runs or waits in its lane.
+        while started.wait(timeout: .now()) != .success { try await Task.sleep(for: .milliseconds(5)) }
         async let second1: Int? = pool.run(lane: .second) { order.append("second 1"); return 1 }
+        while pool.queued < 1 { try await Task.sleep(for: .milliseconds(5)) }
         async let second2: Int? = pool.run(lane: .second) { order.append("second 2"); return 2 }
-        while pool.inFlight < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        while pool.queued < 2 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(await pool.run(lane: .second) { 9 } == nil, "the second lane holds threads + queue = 3")
         async let first: Int? = pool.run(lane: .first) { order.append("first"); return 3 }
-        while pool.inFlight < 4 { try await Task.sleep(for: .milliseconds(5)) }
+        while pool.queued < 3 { try await Task.sleep(for: .milliseconds(5)) }
         gate.signal()
         let results = await [running, second1, second2, first]
         #expect(results == [0, 1, 2, 3])
@@ -130,6 +133,31 @@ struct LimitsTests {
             unknown.username = "no-such-user"
             #expect(try await client.update(unknown, txt: challengeValue("b")).status == .tooManyRequests, "unknown users count alike")
             #expect(try await client.update(account, txt: challengeValue("c")).status == .ok, "the cached secret needs no allowance")
+        }
+    }
+
+    @Test("max_values_per_name: httpreq /present past it is 409 too_many_values; acme-dns /update evicts the oldest value")
+    func valuesPerName() async throws {
+        let harness = try await APITestHarness(configuration: Self.configuration(), challenge: ChallengeSettings(maxValuesPerName: 2))
+        try await harness.addCredential("team", secret: "s3cret", allow: ["*.team.svc.test"])
+        try await harness.run { client in
+            func present(_ seed: Character) async throws -> TestResponse {
+                try await client.httpreq("/present", user: "team", secret: "s3cret",
+                                         json: "{\"fqdn\":\"_acme-challenge.team.svc.test.\",\"value\":\"\(challengeValue(seed))\"}")
+            }
+            #expect(try await present("a").status == .ok)
+            #expect(try await present("b").status == .ok)
+            let refused = try await present("c")
+            #expect(refused.status == .conflict)
+            #expect(refused.errorCode == "too_many_values")
+            #expect(Set(try await harness.servedTXT("_acme-challenge.team.svc.test.")) == [challengeValue("a"), challengeValue("b")])
+            let account = try await client.register()
+            for seed in ["d", "e", "f"] as [Character] {
+                #expect(try await client.update(account, txt: challengeValue(seed)).status == .ok)
+            }
+            let served = try await harness.servedTXT(account.fulldomain + ".")
+            // The oldest goes first (ties within a second by value: d before e before f); f, the newest, stays.
+            #expect(served.count == 2 && served.contains(challengeValue("f")), "\(served)")
         }
     }
 
@@ -194,10 +222,11 @@ struct LimitsTests {
         try await harness.run { client in
             let port = try #require(client.port)
             // The test client holds a connection of its own: three more fill the table.
+            // Spaced out, so that the server admits them in this order even when loaded.
             var held: [RawConnection] = []
             for _ in 0..<3 {
                 held.append(try RawConnection(port: port))
-                try await Task.sleep(for: .milliseconds(50))
+                try await Task.sleep(for: .milliseconds(500))
             }
             // Two newcomers (the test client may hold a connection of its own, the oldest).
             var fresh: [RawConnection] = []

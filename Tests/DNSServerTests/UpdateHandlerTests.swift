@@ -33,7 +33,11 @@ struct UpdateHandlerTests {
     let handler: UpdateHandler
 
     init() async throws {
-        store = try await ZoneRecordStore(zones: [Self.zone])
+        try await self.init(challenge: ChallengeSettings())
+    }
+
+    init(challenge: ChallengeSettings) async throws {
+        store = try await ZoneRecordStore(zones: [Self.zone], challenge: challenge)
         let keys = [Self.challengeKey, Self.narrowKey, Self.hostsKey, Self.fromElsewhere, Self.md5Key, Self.md5Allowed]
         handler = UpdateHandler(store: store, keys: { name in keys.first { $0.name == name } }, logger: Logger(label: "test"))
     }
@@ -100,6 +104,20 @@ struct UpdateHandlerTests {
         #expect(try await store.removeExpiredChallenges(now: first.expiresAt) == 1)
         #expect(await txt(Self.challenge) == [])
         #expect(store.snapshot().lookup(Self.challenge, type: .txt).answer.isEmpty)
+    }
+
+    @Test("an UPDATE that would pass max_values_per_name is REFUSED as a whole; one that also deletes enough passes")
+    func valuesPerName() async throws {
+        let limited = try await UpdateHandlerTests(challenge: ChallengeSettings(maxValuesPerName: 2))
+        #expect(try await limited.send(updates: [Self.record("_acme-challenge.a.svc.test. 60 TXT \"one\""),
+                                                 Self.record("_acme-challenge.a.svc.test. 60 TXT \"two\"")]) == .noError)
+        #expect(try await limited.send(updates: [Self.record("_acme-challenge.b.svc.test. 60 TXT \"other\""),
+                                                 Self.record("_acme-challenge.a.svc.test. 60 TXT \"three\"")]) == .refused)
+        #expect(await limited.txt(Self.challenge) == ["one", "two"])
+        #expect(await limited.txt("_acme-challenge.b.svc.test.") == [], "all or nothing")
+        #expect(try await limited.send(updates: [Self.record("_acme-challenge.a.svc.test. 60 TXT \"three\""),
+                                                 Self.record("_acme-challenge.a.svc.test. 0 NONE TXT \"one\"")]) == .noError)
+        #expect(await limited.txt(Self.challenge) == ["three", "two"])
     }
 
     @Test("prerequisites: each of the five forms, met and not met")

@@ -57,6 +57,42 @@ struct DaemonTests {
         #expect(connection.isClosedByPeer(), "closed after more than the idle timeout")
     }
 
+    #if os(Linux)
+    @Test("[dns] background_nice: every thread but the UDP query threads runs at that nice value, and queries are answered")
+    func backgroundNice() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try CDNSServer.start(toml: nil, zone: "demo.test.", in: directory, arguments: ["serve"],
+                                          environment: ["CDNS_DNS_BACKGROUND_NICE": "7", "CDNS_DNS_THREADS": "2"])
+        defer { server.process.stop() }
+        /// (thread name, nice value) of every thread of the daemon.
+        func threads() -> [(String, Int)] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.process.pid)/task")) ?? []
+            return tasks.compactMap { task in
+                guard let stat = try? String(contentsOfFile: "/proc/\(server.process.pid)/task/\(task)/stat", encoding: .utf8),
+                      let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+                // After the name: state is field 3, nice field 19 of stat(5).
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                guard fields.count > 16, let nice = Int(fields[16]) else { return nil }
+                return (String(stat[stat.index(after: open)..<close]), nice)
+            }
+        }
+        let deadline = Date().addingTimeInterval(20)
+        var seen = threads()
+        while Date() < deadline, !seen.contains(where: { !$0.0.hasPrefix("cdnsd-udp") }) || seen.contains(where: { !$0.0.hasPrefix("cdnsd-udp") && $0.1 != 7 }) {
+            usleep(100_000)
+            seen = threads()
+        }
+        let query = seen.filter { $0.0.hasPrefix("cdnsd-udp") }
+        #expect(query.count == 2, "\(seen)")
+        #expect(query.allSatisfy { $0.1 == 0 }, "the UDP query threads keep nice 0: \(query)")
+        let others = seen.filter { !$0.0.hasPrefix("cdnsd-udp") }
+        #expect(!others.isEmpty && others.allSatisfy { $0.1 == 7 }, "\(others)")
+        #expect(try ask("www.demo.test.", .a, port: server.port).answers.count == 1)
+        #expect(server.process.output.contains("threads other than the UDP query threads run at a lower priority"))
+    }
+    #endif
+
     @Test("SIGTERM stops it gracefully")
     func gracefulShutdown() throws {
         let directory = try TemporaryDirectory()

@@ -63,3 +63,86 @@ struct ChallengeAnswerTests {
         #expect(ent.authority.first?.records.first?.ttl == 60)
     }
 }
+
+/// The bound on live challenge values at one name.
+@Suite("Challenge values per name")
+struct ChallengeLimitTests {
+    static func value(_ n: Int, at name: DNSName = "_acme-challenge.foo.svc.test.") -> ChallengeRecord {
+        ChallengeRecord(name: name, value: "v\(n)", owner: "lego", createdAt: Int64(100 + n), expiresAt: .max)
+    }
+
+    func served(_ store: ZoneRecordStore, _ name: DNSName = "_acme-challenge.foo.svc.test.") -> [String] {
+        store.snapshot().lookup(name, type: .txt).answer.flatMap(\.records).compactMap { record in
+            if case .txt(let txt) = record.data { return String(decoding: txt.strings.joined(), as: UTF8.self) }
+            return nil
+        }.sorted()
+    }
+
+    @Test("a write past max_values_per_name fails with limitReached and changes nothing; the same value again and other names still pass")
+    func refusesPastTheLimit() async throws {
+        let store = try await ZoneRecordStore(zones: [LookupTests.zone], challenge: ChallengeSettings(maxValuesPerName: 3))
+        for n in 1...3 { try await store.addChallenge(Self.value(n)) }
+        await #expect(throws: ZoneStoreError.self) { try await store.addChallenge(Self.value(4)) }
+        do {
+            try await store.addChallenge(Self.value(4))
+        } catch {
+            #expect(error.code == .limitReached)
+            #expect(error.name == "_acme-challenge.foo.svc.test.")
+        }
+        #expect(served(store) == ["v1", "v2", "v3"])
+        try await store.addChallenge(Self.value(2))
+        try await store.addChallenge(Self.value(9, at: "_acme-challenge.bar.svc.test."))
+        #expect(try await store.removeChallenge(name: "_acme-challenge.foo.svc.test.", value: "v1"))
+        try await store.addChallenge(Self.value(4))
+        #expect(served(store) == ["v2", "v3", "v4"])
+    }
+
+    @Test("a name already past the bound (a lowered setting) may stay or shrink, not grow")
+    func pastTheBoundMayShrink() async throws {
+        let backend = MemoryBackend()
+        let wide = try await ZoneRecordStore(zones: [LookupTests.zone], backend: backend, challenge: ChallengeSettings(maxValuesPerName: 5))
+        for n in 1...5 { try await wide.addChallenge(Self.value(n)) }
+        let narrow = try await ZoneRecordStore(zones: [LookupTests.zone], backend: backend, challenge: ChallengeSettings(maxValuesPerName: 3))
+        try await narrow.addChallenge(Self.value(2))
+        await #expect(throws: ZoneStoreError.self) { try await narrow.addChallenge(Self.value(6)) }
+        #expect(try await narrow.removeChallenge(name: "_acme-challenge.foo.svc.test.", value: "v1"))
+        #expect(served(narrow) == ["v2", "v3", "v4", "v5"])
+    }
+
+    @Test("the bound counts bytes too: 255-byte values stop at 60,000 bytes of answer, below the value count")
+    func byteBound() async throws {
+        let store = try await ZoneRecordStore(zones: [LookupTests.zone], challenge: ChallengeSettings(maxValuesPerName: 1000))
+        func long(_ n: Int) -> ChallengeRecord {
+            ChallengeRecord(name: "_acme-challenge.foo.svc.test.", value: String(format: "%05d", n) + String(repeating: "x", count: 250),
+                            owner: "tsig:k", createdAt: 1, expiresAt: .max)
+        }
+        // 12 + 255 + 1 bytes each: 223 fit in 60,000.
+        for n in 0..<223 { try await store.addChallenge(long(n)) }
+        await #expect(throws: ZoneStoreError.self) { try await store.addChallenge(long(223)) }
+        let answer = try store.snapshot().lookup("_acme-challenge.foo.svc.test.", type: .txt).answer.flatMap(\.records)
+        #expect(answer.count == 223)
+        let message = DNSMessage(header: DNSHeader(id: 1, flags: [.response]), questions: [Question(name: "_acme-challenge.foo.svc.test.", type: .txt)], answers: answer)
+        #expect(try message.encode().count <= 65_535, "the answer fits one message over TCP")
+    }
+
+    @Test("evictingOldest makes room with the publisher's own values only")
+    func evictsOnlyOwnValues() async throws {
+        let store = try await ZoneRecordStore(zones: [LookupTests.zone], challenge: ChallengeSettings(maxValuesPerName: 3))
+        for n in 1...2 {
+            try await store.addChallenge(ChallengeRecord(name: "_acme-challenge.foo.svc.test.", value: "other\(n)", owner: "tsig:k", createdAt: Int64(n), expiresAt: .max))
+        }
+        try await store.addChallenge(Self.value(7), evictingOldest: true)
+        try await store.addChallenge(Self.value(8), evictingOldest: true)
+        #expect(served(store) == ["other1", "other2", "v8"])
+    }
+
+    @Test("evictingOldest (acme-dns /update) removes the oldest values to make room, in the same write")
+    func evictsTheOldest() async throws {
+        let store = try await ZoneRecordStore(zones: [LookupTests.zone], challenge: ChallengeSettings(maxValuesPerName: 3))
+        for n in [2, 1, 3] { try await store.addChallenge(Self.value(n), evictingOldest: true) }
+        try await store.addChallenge(Self.value(4), evictingOldest: true)
+        #expect(served(store) == ["v2", "v3", "v4"], "v1 was published at 101, before v2 (102)")
+        try await store.addChallenge(Self.value(3), evictingOldest: true)
+        #expect(served(store) == ["v2", "v3", "v4"], "re-publishing a value evicts nothing")
+    }
+}
