@@ -150,7 +150,9 @@ public struct Daemon: Sendable {
 
     static func announce(https: Bool, logger: Logger) -> @Sendable (any Channel) async -> Void {
         { channel in
-            logger.info("challenge API listening", metadata: ["url": "\(https ? "https" : "http")://\(channel.localAddress?.description ?? "?")"])
+            let address = channel.localAddress
+            let host = address?.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "?"
+            logger.info("challenge API listening", metadata: ["url": "\(https ? "https" : "http")://\(host):\(address?.port ?? 0)"])
         }
     }
 

@@ -38,6 +38,37 @@ import Testing
         }
     }
 
+    /// `TIME LEVEL LABEL: key=value … [Module] message` → (LABEL, the metadata keys).
+    static func labelAndKeys(of line: String) -> (label: String, keys: [String])? {
+        guard let head = line.range(of: #"^\S+ [a-z]+ [a-z.]+: "#, options: .regularExpression),
+              let bracket = line.range(of: #"\[[A-Za-z]+\] "#, options: [.regularExpression, .backwards]) else { return nil }
+        let label = line[head].split(separator: " ")[2].dropLast()
+        let metadata = String(line[head.upperBound..<bracket.lowerBound])
+        let keys = metadata.matches(of: /(?:^| )([a-z_.]+)=/).map { String($0.output.1) }
+        return (String(label), keys)
+    }
+
+    @Test func quotedLogLinesCarryLabelsAndMetadataKeysCdnsdUses() throws {
+        let lines = try Self.textBlockLines().filter { !Self.messages(in: [$0]).isEmpty }
+        let sources = try Self.sources()
+        // Hummingbird's own request id is the one key cdnsd's sources do not name.
+        let foreign: Set<String> = ["hb.request.id"]
+        for line in lines {
+            guard let (label, keys) = Self.labelAndKeys(of: line) else {
+                Issue.record("\(line): no `LEVEL LABEL:` head or `[Module]`")
+                continue
+            }
+            #expect(sources.contains("Logger(label: \"\(label)\")"), "\(line): no logger is labelled \(label)")
+            for key in keys where !foreign.contains(key) {
+                #expect(sources.contains("\"\(key)\":"), "\(line): no source logs the metadata key \(key)")
+            }
+        }
+        // The negative cases: a label and a key no source uses are caught.
+        let made = Self.labelAndKeys(of: "2026-12-03T18:00:00+0000 error cdnsd.listener: port=53 [DNSServer] DNS listener failed to bind")
+        #expect(made?.label == "cdnsd.listener" && made?.keys == ["port"])
+        #expect(!sources.contains("Logger(label: \"cdnsd.listener\")") && !sources.contains("\"port\":"))
+    }
+
     @Test func quotedLogLinesAreOnesCdnsdLogs() throws {
         let lines = try Self.textBlockLines()
         let messages = Self.messages(in: lines)
