@@ -14,27 +14,81 @@ import Testing
 struct RecipeTests {
     static let recipes = Programs.repositoryRoot.appendingPathComponent("Docs/recipes")
 
+    /// A fenced block: the line its fence opens on, the words of its info string, its text.
+    struct Fence {
+        var line: Int
+        var info: [String]
+        var body: String
+    }
+
+    /// The fenced blocks of a Markdown text, in order.
+    static func fences(_ text: String) -> [Fence] {
+        var fences: [Fence] = []
+        var current: (fence: Fence, lines: [String])?
+        for (index, line) in text.components(separatedBy: "\n").enumerated() {
+            if line.hasPrefix("```") {
+                if var block = current {
+                    block.fence.body = block.lines.joined(separator: "\n")
+                    fences.append(block.fence)
+                    current = nil
+                } else {
+                    current = (Fence(line: index + 1, info: line.dropFirst(3).split(separator: " ").map(String.init), body: ""), [])
+                }
+            } else {
+                current?.lines.append(line)
+            }
+        }
+        return fences
+    }
+
     /// The fenced blocks of `page` whose info string names `recipe:NAME`.
     static func blocks(_ page: String, _ name: String) throws -> [String] {
         let text = try String(contentsOf: recipes.appendingPathComponent(page), encoding: .utf8)
-        var blocks: [String] = []
-        var current: [String]?
-        var wanted = false
-        for line in text.components(separatedBy: "\n") {
-            if line.hasPrefix("```") {
-                if let block = current {
-                    if wanted { blocks.append(block.joined(separator: "\n")) }
-                    current = nil
-                } else {
-                    current = []
-                    wanted = line.split(separator: " ").contains { $0 == "recipe:\(name)" }
-                }
-            } else if current != nil {
-                current?.append(line)
-            }
-        }
+        let blocks = fences(text).filter { $0.info.contains("recipe:\(name)") }.map(\.body)
         guard !blocks.isEmpty else { throw TestSetupError("no recipe:\(name) block in Docs/recipes/\(page)") }
         return blocks
+    }
+
+    /// Why a block may go unrun (Docs/recipes/README.md lists them).
+    static let notRunReasons: Set<String> = ["site", "program", "docker", "kubernetes", "fragment"]
+
+    /// What is wrong with the marks of `text`'s blocks: one with no language, with neither
+    /// `recipe:NAME` nor `not-run:REASON`, with both, or with a reason not in the list.
+    static func markProblems(_ text: String) -> [String] {
+        fences(text).compactMap { fence in
+            let recipe = fence.info.filter { $0.hasPrefix("recipe:") }
+            let notRun = fence.info.filter { $0.hasPrefix("not-run:") }.map { String($0.dropFirst("not-run:".count)) }
+            if fence.info.first.map({ $0.contains(":") }) ?? true { return "line \(fence.line): no language" }
+            if recipe.count + notRun.count != 1 { return "line \(fence.line): \(fence.info.joined(separator: " ")): needs recipe:NAME or not-run:REASON" }
+            if let reason = notRun.first, !notRunReasons.contains(reason) { return "line \(fence.line): not-run:\(reason) is not one of \(notRunReasons.sorted())" }
+            return nil
+        }
+    }
+
+    @Test("every block of Docs/recipes is run by a test or says why not; fragments parse", .enabled(if: Programs.runnable("python3")))
+    func everyBlockIsRunOrMarked() throws {
+        let pages = try FileManager.default.contentsOfDirectory(atPath: Self.recipes.path).filter { $0.hasSuffix(".md") }.sorted()
+        #expect(pages.count >= 7, "\(pages)")
+        let testFolder = Programs.repositoryRoot.appendingPathComponent("Tests/IntegrationTests")
+        let tests = try FileManager.default.contentsOfDirectory(atPath: testFolder.path).filter { $0.hasSuffix(".swift") }
+            .map { try String(contentsOf: testFolder.appendingPathComponent($0), encoding: .utf8) }.joined()
+        let python = try Programs.require("python3")
+        for page in pages {
+            let text = try String(contentsOf: Self.recipes.appendingPathComponent(page), encoding: .utf8)
+            for problem in Self.markProblems(text) { Issue.record("Docs/recipes/\(page) \(problem)") }
+            for fence in Self.fences(text) {
+                for name in fence.info.filter({ $0.hasPrefix("recipe:") }).map({ $0.dropFirst("recipe:".count) }) {
+                    #expect(tests.contains("\"\(name)\""), "Docs/recipes/\(page) line \(fence.line): no test runs recipe:\(name)")
+                }
+                guard fence.info.contains("not-run:fragment") else { continue }
+                let parser = ["yaml": "import sys, yaml; yaml.safe_load(sys.argv[1])", "toml": "import sys, tomllib; tomllib.loads(sys.argv[1])"]
+                let code = try #require(parser[fence.info[0]], "Docs/recipes/\(page) line \(fence.line): a \(fence.info[0]) fragment cannot be parsed")
+                let parsed = try ManagedProcess.run(python, ["-c", code, fence.body])
+                #expect(parsed.status == 0, "Docs/recipes/\(page) line \(fence.line): \(parsed.output)")
+            }
+        }
+        // The negative cases: an unmarked block, a made-up reason, and both marks are caught.
+        #expect(Self.markProblems("```sh\necho\n```\n```sh not-run:later\n```\n```sh recipe:a not-run:site\n```\n```sh not-run:site\n```\n").count == 3)
     }
 
     /// The site variables of Docs/recipes/README.md (`NAME=value` lines of its variables block).
@@ -169,6 +223,26 @@ struct RecipeTests {
         let served = site.read("served.txt").split(separator: "\n")
         #expect(served.last == "\"XKrxpRBosdIKFzxW_CT3KLZNf6q0HG9i01zxXp5CPBs\"", "\(served)")
         #expect(served.first?.hasSuffix(".svc.dev.") == true, "no CNAME to the account's fulldomain: \(served)")
+    }
+
+    @Test("lego --dns acme-dns's storage file and /update call (lego.md)", .enabled(if: Programs.runnable("curl", "dig")))
+    func legoACMEDNS() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let site = try Site.start(in: directory)
+        defer { site.process.stop() }
+        let run = try site.run(try Self.blocks("lego.md", "lego-acmedns"), timeout: 60)
+        #expect(run.status == 0, "\(run.output)\ncdnsd:\n\(site.process.output)")
+        // goacmedns's storage.File: a JSON object keyed by the domain lego passes (no "*."), each
+        // entry an Account with these JSON names; its server_url is the API lego is given.
+        let file = try JSONSerialization.jsonObject(with: Data(site.read("lego/acme-dns.json").utf8)) as? [String: [String: Any]]
+        #expect(file.map { Array($0.keys) } == ["svc.dev"], "\(site.read("lego/acme-dns.json"))")
+        let account = try #require(file?["svc.dev"])
+        for key in ["fulldomain", "subdomain", "username", "password", "server_url"] { #expect(account[key] is String, "\(key) missing") }
+        #expect(account["server_url"] as? String == site.environment["CDNSD_API"])
+        let served = site.read("served.txt").split(separator: "\n")
+        #expect(served.last == "\"XKrxpRBosdIKFzxW_CT3KLZNf6q0HG9i01zxXp5CPBs\"", "\(served)")
+        #expect(served.first == "\(account["fulldomain"] as? String ?? "?").", "no CNAME to the account's fulldomain: \(served)")
     }
 
     /// Caddy validates through the system resolver and is reached by name,
