@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNSServer
 import Foundation
 import Metrics
 import Prometheus
@@ -68,7 +69,11 @@ struct Serve: AsyncParsableCommand {
         try options.check { () throws(ConfigurationError) in try configuration.checkForServe() }
         LogSetup.bootstrap(configuration.log)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var metrics = PrometheusMetricsFactory(registry: registry)
+        // An UPDATE commits in a few milliseconds: the default buckets start at 5 ms.
+        metrics.durationHistogramBuckets[UpdateHandler.durationMetric] =
+            [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000].map { Duration.microseconds(Int64($0 * 1000)) }
+        MetricsSystem.bootstrap(metrics)
         do {
             try await Daemon(configuration: configuration, registry: registry, configurationFile: options.config).run()
         } catch let error as ConfigurationError {

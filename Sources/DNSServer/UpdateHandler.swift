@@ -90,7 +90,9 @@ public struct UpdateHandler: DNSRequestHandler {
         let single: [UInt8]?
         switch message.header.opcode {
         case .update:
+            let started = ContinuousClock.now
             single = await update(request, key: key, context: context)
+            Metrics.Timer(label: Self.durationMetric).record(duration: ContinuousClock.now - started)
         case .query where message.questions.first?.type == .axfr || message.questions.first?.type == .ixfr:
             return await transfer(request, key: key, context: context)
         case .query:
@@ -226,6 +228,10 @@ public struct UpdateHandler: DNSRequestHandler {
         guard let algorithm = TSIGAlgorithm(name: key.algorithm), algorithm != .hmacMD5 || key.allowMD5 else { return nil }
         return TSIGCredential(name: key.name, algorithm: algorithm, secret: key.secret)
     }
+
+    /// `cdnsd_dns_update_duration_seconds`: an UPDATE whose TSIG (if any)
+    /// verified, from its checks to its reply, the store's commit included.
+    public static let durationMetric = "cdnsd_dns_update_duration_seconds"
 
     /// `cdnsd_dns_updates_total{outcome, key}`; unverified keys count as "-"
     /// so that a stranger cannot mint label values.

@@ -121,6 +121,7 @@ struct ExamplesTests {
 
     @Test("cert-manager manifests: YAML with the fields the solvers need", .enabled(if: Programs.runnable("python3")))
     func certManagerManifests() throws {
+        var hosts: [String] = []
         for (file, solver) in [("kubernetes/cert-manager-rfc2136.yaml", "rfc2136"), ("kubernetes/cert-manager-acme-dns.yaml", "acmeDNS")] {
             let documents = try Self.yaml(file).compactMap { $0 as? [String: Any] }
             #expect(documents.map { $0["kind"] as? String } == ["ClusterIssuer", "Certificate"], "\(file)")
@@ -137,7 +138,7 @@ struct ExamplesTests {
                 #expect(settings["tsigKeyName"] as? String == "cert-manager")
                 #expect((settings["tsigSecretSecretRef"] as? [String: Any])?["key"] as? String == "secret")
             } else {
-                #expect((settings["host"] as? String)?.hasPrefix("https://dns.svc.dev") == true)
+                hosts.append(settings["host"] as? String ?? "")
                 #expect((settings["accountSecretRef"] as? [String: Any])?["key"] as? String == "acmedns.json")
             }
             let certificate = try #require(documents[1]["spec"] as? [String: Any])
@@ -145,10 +146,11 @@ struct ExamplesTests {
             let issuer = try #require(certificate["issuerRef"] as? [String: Any])
             #expect(issuer["name"] as? String == (documents[0]["metadata"] as? [String: Any])?["name"] as? String)
         }
-        // The account file cert-manager reads: what `cdnsd account add` prints, keyed by the name.
+        // The account file cert-manager reads: what `cdnsd account add` prints with the production
+        // configuration the page names, keyed by the name, its server URL the manifest's host.
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let configuration = Self.examples.appendingPathComponent("traefik-step-ca/cdnsd.toml").path
+        let configuration = Self.examples.appendingPathComponent("production/svc.dev.toml").path
         let added = try ManagedProcess.run(Programs.cdnsd, ["account", "add", "--for", "svc.dev", "--config", configuration],
                                            environment: ["CDNS_STORAGE_PATH": directory.url.appendingPathComponent("data/cdnsd.sqlite").path])
         let output = added.output
@@ -159,6 +161,9 @@ struct ExamplesTests {
         let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: Any]]
         let account = try #require(parsed?["svc.dev"], "\(output)")
         for key in ["username", "password", "fulldomain", "subdomain"] { #expect(account[key] is String, "\(key) missing") }
+        #expect(hosts == [try #require(account["server_url"] as? String)], "the manifest's host is not the API of production/svc.dev.toml")
+        let production = try String(contentsOf: Self.examples.appendingPathComponent("production/svc.dev.toml"), encoding: .utf8)
+        #expect(production.contains("listen = [\"10.8.10.253:53\""), "the rfc2136 solver's nameserver is not production/svc.dev.toml's [dns] listen")
     }
 
     @Test("traefik-step-ca/docker-compose.yml: YAML, consistent with cdnsd, and Traefik's lego settings issue from pebble",
@@ -266,7 +271,37 @@ struct ExamplesTests {
         return Set(regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { Range($0.range(at: 1), in: text).map { String(text[$0]) } })
     }
 
-    @Test("grafana/cdnsd.json and grafana/alerts.yml use only metrics a running daemon exports; promtool accepts the rules",
+    /// The label names a PromQL expression groups by or selects on, but for
+    /// `le` and the ones Prometheus adds at scrape (`instance`, `job`).
+    static func labelNames(in expression: String) -> Set<String> {
+        var names: Set<String> = []
+        for match in expression.matches(of: /\b(?:by|without) *\(([^)]*)\)/) {
+            for name in match.output.1.split(separator: ",") { names.insert(name.trimmingCharacters(in: .whitespaces)) }
+        }
+        for match in expression.matches(of: /\{([^}]*)\}/) {
+            for label in match.output.1.matches(of: /([a-zA-Z_][a-zA-Z0-9_]*) *(?:=~|!~|!=|=)/) { names.insert(String(label.output.1)) }
+        }
+        return names.subtracting(["le", "instance", "job", ""])
+    }
+
+    /// Which labels each series of a Prometheus text exposition carries, by metric name.
+    static func exportedLabels(in text: String) -> [String: Set<String>] {
+        var labels: [String: Set<String>] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let brace = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}") else { continue }
+            let names = line[line.index(after: brace)..<close].matches(of: /([a-zA-Z_][a-zA-Z0-9_]*)="/).map { String($0.output.1) }
+            labels[String(line[..<brace]), default: []].formUnion(names)
+        }
+        return labels
+    }
+
+    /// Labels `expression` uses that none of the metrics it names carries in `exported`.
+    static func unknownLabels(in expression: String, exported: [String: Set<String>]) -> Set<String> {
+        let carried = metricNames(in: expression).reduce(into: Set<String>()) { $0.formUnion(exported[$1] ?? []) }
+        return labelNames(in: expression).subtracting(carried)
+    }
+
+    @Test("grafana/cdnsd.json and grafana/alerts.yml use only metrics and labels a running daemon exports; promtool accepts the rules",
           .enabled(if: Programs.runnable("pebble", "openssl", "curl", "dig", "nsupdate", "promtool", "python3")))
     func dashboardAndAlerts() async throws {
         let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.examples.appendingPathComponent("grafana/cdnsd.json"))) as? [String: Any]
@@ -276,6 +311,7 @@ struct ExamplesTests {
         let alertExprs = ((rules["groups"] as? [[String: Any]]) ?? []).flatMap { ($0["rules"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
         let used = Self.metricNames(in: (exprs + alertExprs).joined(separator: "\n"))
         #expect(used.isSuperset(of: ["cdnsd_dns_queries_total", "cdnsd_certificate_expiry_timestamp_seconds", "http_server_request_duration_bucket",
+                                     "cdnsd_dns_update_duration_seconds_bucket",
                                      "cdnsd_challenge_writes_total", "cdnsd_api_auth_failures_total", "cdnsd_tsig_failures_total"]), "\(used.sorted())")
         let promtool = try Programs.require("promtool")
         let checked = try ManagedProcess.run(promtool, ["check", "rules", Self.examples.appendingPathComponent("grafana/alerts.yml").path])
@@ -314,6 +350,13 @@ struct ExamplesTests {
             if let name { exported.insert(String(name)) }
         }
         for name in used.sorted() { #expect(exported.contains(name), "\(name) is used by Examples/grafana but not in /metrics") }
+        let labels = Self.exportedLabels(in: metrics.body)
+        for expression in exprs + alertExprs {
+            let unknown = Self.unknownLabels(in: expression, exported: labels)
+            #expect(unknown.isEmpty, "\(expression): labels \(unknown.sorted()) are on none of its metrics in /metrics")
+        }
+        // The negative case for labels: a misspelt one is caught.
+        #expect(Self.unknownLabels(in: "sum by (rkode) (rate(cdnsd_dns_queries_total{transport=\"udp\"}[5m]))", exported: labels) == ["rkode"])
         // The negative case: a name no daemon exports is caught.
         #expect(!exported.contains("cdnsd_dns_latency_seconds_bucket"))
         #expect(Self.metricNames(in: "rate(cdnsd_dns_latency_seconds_bucket[5m])") == ["cdnsd_dns_latency_seconds_bucket"])
