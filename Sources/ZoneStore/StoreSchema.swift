@@ -142,27 +142,40 @@ public enum StoreSchema {
         }
 
         /// The upsert with its parameters numbered from `$first`, for one
-        /// statement that carries several (PostgreSQL).
-        public func upsert(numberedFrom first: Int) -> String { Self.upsert(name, columns, keyCount) { "$\($0 + first - 1)" } }
-        /// The delete with its parameters numbered from `$first`.
-        public func delete(numberedFrom first: Int) -> String { Self.delete(name, columns, keyCount) { "$\($0 + first - 1)" } }
+        /// statement that carries several (PostgreSQL). With `source` (a
+        /// one-row table of the same statement) the row is written only
+        /// once that table's row exists: how a statement orders its writes
+        /// after a lock it takes.
+        public func upsert(numberedFrom first: Int, after source: String? = nil) -> String {
+            Self.upsert(name, columns, keyCount, after: source) { "$\($0 + first - 1)" }
+        }
+        /// The delete with its parameters numbered from `$first` (and `source` as for the upsert).
+        public func delete(numberedFrom first: Int, after source: String? = nil) -> String {
+            Self.delete(name, columns, keyCount, after: source) { "$\($0 + first - 1)" }
+        }
 
-        private static func upsert(_ name: String, _ columns: [String], _ keyCount: Int, _ placeholder: (Int) -> String) -> String {
+        private static func upsert(_ name: String, _ columns: [String], _ keyCount: Int, after source: String? = nil, _ placeholder: (Int) -> String) -> String {
             let values = columns.indices.map { placeholder($0 + 1) }.joined(separator: ", ")
             let key = columns.prefix(keyCount).joined(separator: ", ")
             let updates = columns.dropFirst(keyCount).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-            return "INSERT INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(values)) ON CONFLICT (\(key)) DO UPDATE SET \(updates)"
+            return "INSERT INTO \(name) (\(columns.joined(separator: ", "))) \(StoreSchema.rowSource(values, after: source)) ON CONFLICT (\(key)) DO UPDATE SET \(updates)"
         }
 
-        private static func delete(_ name: String, _ columns: [String], _ keyCount: Int, _ placeholder: (Int) -> String) -> String {
+        private static func delete(_ name: String, _ columns: [String], _ keyCount: Int, after source: String? = nil, _ placeholder: (Int) -> String) -> String {
             let conditions = columns.prefix(keyCount).enumerated().map { "\($1) = \(placeholder($0 + 1))" }.joined(separator: " AND ")
-            return "DELETE FROM \(name) WHERE \(conditions)"
+            return "DELETE FROM \(name)\(source.map { " USING \($0)" } ?? "") WHERE \(conditions)"
         }
 
         /// Every row, in a stable order.
         public var selectAll: String {
             "SELECT \(columns.joined(separator: ", ")) FROM \(name) ORDER BY \(columns.prefix(keyCount).joined(separator: ", "))"
         }
+    }
+
+    /// `VALUES (values)`, or with `source` `SELECT values FROM source WHERE
+    /// true` (the `WHERE` keeps a following `ON CONFLICT` from reading as a join's `ON`).
+    public static func rowSource(_ values: String, after source: String?) -> String {
+        source.map { "SELECT \(values) FROM \($0) WHERE true" } ?? "VALUES (\(values))"
     }
 
     public static let records = Table(

@@ -283,7 +283,56 @@ public final class PostgresBackend: StoreBackend {
         return first == position + 1 ? rows : nil
     }
 
+    /// Commits on top of `position`: first as one statement (see
+    /// `CommitStatements.single`), which is the whole commit when no other
+    /// writer committed since `position`; when one did (a unique violation
+    /// on the change log), or the change needs several statements or the
+    /// change log's trimming, in a transaction that takes the lock, reads
+    /// the entries missed and prepares again on top of them. After a lost
+    /// race every commit takes that path for `contentionBackoff`: while
+    /// replicas write at once, most tries would lose.
     public func commit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome? {
+        let next = position + 1
+        if next % 64 != 0, ContinuousClock.now >= contendedUntil.withLock({ $0 }) {
+            let (change, outcome) = try prepare([])
+            guard let change else { return outcome }
+            let now = Int64(Date().timeIntervalSince1970)
+            if let statement = CommitStatements.single(position: next, createdAt: now, change: change, channel: Self.channel,
+                                                       replicaID: replicaID, lockKey: Self.lockKey) {
+                let client = client
+                let logger = logger
+                do {
+                    try await bounded("writing", operationTimeout) { () async throws -> Bool in
+                        try await client.withConnection { connection in
+                            for try await _ in try await connection.query(Self.query(statement.sql, statement.parameters), logger: logger) {}
+                        }
+                        return true
+                    }
+                    return outcome
+                } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.uniqueViolation {
+                    // Another writer took this position first: the slow path below, and for a while
+                    // the slow path only, as every try while both write would waste a statement.
+                    contendedUntil.withLock { $0 = ContinuousClock.now + Self.contentionBackoff }
+                } catch let error as ZoneStoreError {
+                    throw error
+                } catch {
+                    throw Self.failure("writing", error)
+                }
+            }
+        }
+        return try await lockedCommit(after: position, prepare)
+    }
+
+    /// SQLSTATE `unique_violation`.
+    static let uniqueViolation = "23505"
+
+    /// Until when commits skip the one-statement try: another writer won a
+    /// position from this one lately.
+    private let contendedUntil = Mutex(ContinuousClock.now)
+    /// How long a lost race keeps this replica on the locked path.
+    static let contentionBackoff = Duration.seconds(1)
+
+    private func lockedCommit<Outcome: Sendable>(after position: Int64, _ prepare: @escaping CommitPreparation<Outcome>) async throws(ZoneStoreError) -> Outcome? {
         let retention = retention
         let client = client
         let logger = logger
@@ -350,7 +399,8 @@ public final class PostgresBackend: StoreBackend {
         let logger = logger
         do {
             _ = try await bounded("checking health", .seconds(3)) { () async throws -> Bool in
-                _ = try await client.query("SELECT 1", logger: logger)
+                // A row sequence left unread can keep its connection leased: read it.
+                for try await _ in try await client.query("SELECT 1", logger: logger) {}
                 return true
             }
         } catch let error as ZoneStoreError {
