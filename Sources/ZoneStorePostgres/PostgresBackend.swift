@@ -302,7 +302,7 @@ public final class PostgresBackend: StoreBackend {
                 let client = client
                 let logger = logger
                 do {
-                    try await bounded("writing", operationTimeout) { () async throws -> Bool in
+                    _ = try await bounded("writing", operationTimeout) { () async throws -> Bool in
                         try await client.withConnection { connection in
                             for try await _ in try await connection.query(Self.query(statement.sql, statement.parameters), logger: logger) {}
                         }
