@@ -7,11 +7,13 @@ import ZoneStore
 ///
 /// Every row operation is an upsert or a delete by primary key, so of
 /// several on one row only the last counts, and only that one is written
-/// (a batch of acme-dns updates rewrites the same challenge rows). Clauses
-/// of one statement run in no defined order, so rows go into it only when
-/// the parameters fit and no account is both removed and added (a
-/// subdomain is unique across accounts); otherwise the row operations run
-/// one by one, in order, first.
+/// (a batch of acme-dns updates rewrites the same challenge rows). Account
+/// operations are the exception: a subdomain is unique across accounts, so
+/// their order matters beyond their own rows, and they are all kept.
+/// Clauses of one statement run in no defined order, so rows go into it
+/// only when the parameters fit and the account operations are on distinct
+/// accounts and do not both remove and add; otherwise the row operations
+/// run one by one, in order, first.
 struct CommitStatements {
     /// SQL with `$n` parameters, and the values.
     struct Statement {
@@ -66,14 +68,15 @@ struct CommitStatements {
             }
         }
         var seen: Set<[SQLValue]> = []
-        return all.reversed().filter { seen.insert([.text($0.table)] + $0.key).inserted }.reversed()
+        return all.reversed().filter { $0.table == StoreSchema.accounts.name || seen.insert([.text($0.table)] + $0.key).inserted }.reversed()
     }
 
     /// Whether the rows can be clauses of one statement.
     private static func combinable(_ rows: [Row]) -> Bool {
         let accounts = rows.filter { $0.table == StoreSchema.accounts.name }
+        let distinctAccounts = Set(accounts.map(\.key)).count == accounts.count
         let putsAndDeletesAccounts = accounts.contains { !$0.deletes } && accounts.contains(where: \.deletes)
-        return !putsAndDeletesAccounts && rows.reduce(0) { $0 + $1.values.count } <= parameterLimit
+        return distinctAccounts && !putsAndDeletesAccounts && rows.reduce(0) { $0 + $1.values.count } <= parameterLimit
     }
 
     private static func statement(position: Int64, createdAt: Int64, change: ChangeSet, rows: [Row], channel: String, replicaID: String,

@@ -302,11 +302,10 @@ public final class PostgresBackend: StoreBackend {
                 let client = client
                 let logger = logger
                 do {
-                    _ = try await bounded("writing", operationTimeout) { () async throws -> Bool in
+                    try await bounded("writing", operationTimeout) {
                         try await client.withConnection { connection in
                             for try await _ in try await connection.query(Self.query(statement.sql, statement.parameters), logger: logger) {}
                         }
-                        return true
                     }
                     return outcome
                 } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.uniqueViolation {
