@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "DNSServerTests",
             dependencies: [
-                "DNSServer", "ZoneStore", "DNSWire",
+                "DNSServer", "ZoneStore", "DNSWire", "CDNSTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -127,13 +127,13 @@ let package = Package(
         .testTarget(
             name: "ChallengeAPITests",
             dependencies: [
-                "ChallengeAPI", "ZoneStore", "DNSWire",
+                "ChallengeAPI", "ZoneStore", "DNSWire", "CDNSTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "ACMEClientTests", dependencies: ["ACMEClient"]),
+        .testTarget(name: "ACMEClientTests", dependencies: ["ACMEClient", "CDNSTestSupport"]),
         .testTarget(name: "CDNSDaemonTests", dependencies: ["CDNSDaemon", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "IntegrationTests",

@@ -1,10 +1,11 @@
 @testable import ACMEClient
+import CDNSTestSupport
 import Foundation
 import Testing
 
 /// Keys, JWS signatures and CSRs, checked by the openssl command line
 /// (an independent implementation) where it can judge them.
-@Suite("ACME crypto")
+@Suite("ACME crypto", .blocking)
 struct CryptoTests {
     static let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static var required: Bool { ProcessInfo.processInfo.environment["CDNS_REQUIRE_INTEGRATION"] == "1" }

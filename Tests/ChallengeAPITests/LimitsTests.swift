@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import ChallengeAPI
 import DNSWire
 import Foundation
@@ -14,7 +15,7 @@ import Glibc
 /// The API's limits: rate limits with 429 and Retry-After, the account
 /// cap, bcrypt on a bounded pool shared by concurrent identical checks,
 /// and per-connection deadlines and the connection cap.
-@Suite("API limits")
+@Suite("API limits", .blocking)
 struct LimitsTests {
     /// The tests of connection deadlines pass their own `connections`; the
     /// others wait as long as a loaded full run may take to send a request.
@@ -202,16 +203,16 @@ struct LimitsTests {
             var closed = false
             for byte in "GET /health HTTP/1.1\r\nHost: x\r\n".utf8 {
                 guard slow.send([byte]) else { closed = true; break }
-                if await slow.closed(within: .milliseconds(200)) { closed = true; break }
+                if slow.closed(within: .milliseconds(200)) { closed = true; break }
             }
             // The trickle would take 6.6 s; cut at the 1 s header timeout it ends well before (generous bounds: CI runs loaded).
             #expect(closed, "the connection was still open after the whole trickle")
             #expect(started.duration(to: .now) < .seconds(30))
             let idle = try RawConnection(port: port)
-            #expect(await idle.closed(within: .seconds(15)))
+            #expect(idle.closed(within: .seconds(15)))
             let fresh = try RawConnection(port: port)
             #expect(fresh.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
-            #expect(await fresh.reply(timeout: .seconds(20)).hasPrefix("HTTP/1.1 200"), "a new connection is served")
+            #expect(fresh.reply(timeout: .seconds(20)).hasPrefix("HTTP/1.1 200"), "a new connection is served")
         }
     }
 
@@ -233,17 +234,16 @@ struct LimitsTests {
             for _ in 0..<2 {
                 let connection = try RawConnection(port: port)
                 #expect(connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
-                let reply = await connection.reply(timeout: .seconds(20))
+                let reply = connection.reply(timeout: .seconds(20))
                 #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
                 fresh.append(connection)
             }
-            #expect(await held[0].closed(within: .seconds(10)), "the longest-waiting connection made room")
-            #expect(!(await held[2].closed(within: .milliseconds(200))), "the newest one stays")
+            #expect(held[0].closed(within: .seconds(10)), "the longest-waiting connection made room")
+            #expect(!held[2].closed(within: .milliseconds(200)), "the newest one stays")
         }
     }
 }
 
-/// A blocking TCP client on loopback for trickling bytes.
 /// The order in which pool calls ran.
 final class RunOrder: Sendable {
     private let entries = Mutex<[String]>([])
@@ -251,6 +251,7 @@ final class RunOrder: Sendable {
     var names: [String] { entries.withLock { $0 } }
 }
 
+/// A blocking TCP client on loopback for trickling bytes.
 final class RawConnection: @unchecked Sendable {  // one test uses each, one call at a time
     let fd: Int32
 
@@ -275,22 +276,9 @@ final class RawConnection: @unchecked Sendable {  // one test uses each, one cal
         bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
-    /// `isClosed(within:)` off the cooperative thread pool (the server under test needs its threads).
-    func closed(within timeout: Duration) async -> Bool {
-        await withCheckedContinuation { done in
-            DispatchQueue.global().async { done.resume(returning: self.isClosed(within: timeout)) }
-        }
-    }
-
-    /// `receive(timeout:)` off the cooperative thread pool.
-    func reply(timeout: Duration) async -> String {
-        await withCheckedContinuation { done in
-            DispatchQueue.global().async { done.resume(returning: self.receive(timeout: timeout)) }
-        }
-    }
-
-    /// Whether the server closed the connection (EOF or reset) within `timeout`.
-    func isClosed(within timeout: Duration) -> Bool {
+    /// Whether the server closed the connection (EOF or reset) within
+    /// `timeout`. It blocks: the suite runs `.blocking`.
+    func closed(within timeout: Duration) -> Bool {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&poller, 1, milliseconds) > 0 else { return false }
@@ -298,8 +286,8 @@ final class RawConnection: @unchecked Sendable {  // one test uses each, one cal
         return recv(fd, &byte, 1, Int32(MSG_PEEK)) <= 0
     }
 
-    /// What arrives within `timeout`, as text.
-    func receive(timeout: Duration) -> String {
+    /// What arrives within `timeout`, as text. It blocks: the suite runs `.blocking`.
+    func reply(timeout: Duration) -> String {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000)
         guard poll(&poller, 1, milliseconds) > 0 else { return "" }

@@ -1,4 +1,5 @@
 @testable import DNSServer
+import CDNSTestSupport
 import DNSWire
 import Foundation
 #if canImport(Glibc)
@@ -190,7 +191,7 @@ struct ResponseRateLimiterTests {
 
 /// DNS over TCP within its limits: back-pressure, timeouts and the
 /// connection table, on `EmbeddedChannel`s with virtual time.
-@Suite("TCP limits")
+@Suite("TCP limits", .blocking)
 struct TCPLimitsTests {
     /// Holds writes back as a socket whose peer does not read would: their
     /// promises complete only when released.

@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import ACMEClient
 import Foundation
 import Testing
 
 /// ACMEClient against a real pebble (default 5 % badNonce rejection on),
 /// solving dns-01 through cdnsd's httpreq API, validated by pebble over DNS.
-@Suite("ACMEClient with pebble", .serialized)
+@Suite("ACMEClient with pebble", .blocking, .serialized)
 struct ACMEPebbleTests {
     /// Publishes through cdnsd's /present and /cleanup with curl.
     struct HTTPReqSolver: DNS01Solver {

@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import Foundation
 import Testing
 
 /// `[api] tls = "file"`: HTTPS with the configured pair, and a new pair
 /// written over the files is served from the next handshake on, with no
 /// restart and no failed request meanwhile.
-@Suite("API over TLS from files")
+@Suite("API over TLS from files", .blocking)
 struct APITLSTests {
     @Test("rewritten certificate files are served without a restart or a failed request", .enabled(if: Programs.runnable("openssl", "curl")))
     func hotSwap() async throws {
@@ -41,7 +42,7 @@ struct APITLSTests {
         try replace(second.certificate, served.certificate)
         let secondSerial = try OpenSSL.serial(of: second.certificate)
         try await waitUntil("the new certificate is served", timeout: 10) { try OpenSSL.servedSerial(port: apiPort) == secondSerial }
-        let result = await load.result()
+        let result = load.result()
         #expect(result.failed.isEmpty, "\(result.failed)")
         #expect(result.ok > 5)
         #expect(cdnsd.process?.output.contains("API certificate reloaded") == true)

@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import Foundation
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 /// lists (walked from `cdnsd --help` down), every flag and argument of
 /// each, and each `(default: …)` must be in the page, and the page may name
 /// nothing the help does not show. The negative cases show each check failing.
-@Suite struct CLIReferenceTests {
+@Suite(.blocking) struct CLIReferenceTests {
     /// What `--help` says about one command.
     struct Help: Equatable {
         var subcommands: [String] = []

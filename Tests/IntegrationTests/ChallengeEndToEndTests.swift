@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Synchronization
@@ -7,7 +8,7 @@ import Testing
 /// real pebble that validates dns-01 against cdnsd, with unmodified lego
 /// and certbot publishing through cdnsd's API. Each chain is verified with
 /// openssl against the root pebble issued under in that run.
-@Suite("End-to-end issuance with pebble", .serialized)
+@Suite("End-to-end issuance with pebble", .blocking, .serialized)
 struct ChallengeEndToEndTests {
     /// Debian's certbot run by the Python of a venv holding PyPI's
     /// certbot-dns-acmedns (Scripts/test.sh makes it).

@@ -8,7 +8,7 @@ import ZoneStorePostgres
 
 /// kill -9 a process writing through the store at a random moment, 20 times
 /// per backend; every write it acknowledged must be there afterwards.
-@Suite("Crash safety", .serialized)
+@Suite("Crash safety", .blocking, .serialized)
 struct CrashTests {
     static let zone = ZoneConfiguration(origin: "svc.test.", nameservers: ["ns1.svc.test."], admin: "admin.svc.test.")
 

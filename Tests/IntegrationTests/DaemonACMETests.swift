@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import ACMEClient
 import Foundation
 import Testing
 
 /// cdnsd's own certificate from pebble (`[api] tls = "acme"`), its live
 /// renewal, and `cdnsd cert issue` for other services.
-@Suite("cdnsd with an ACME CA", .serialized)
+@Suite("cdnsd with an ACME CA", .blocking, .serialized)
 struct DaemonACMETests {
     /// A cdnsd whose `[acme]` points at `pebble`, which validates against
     /// that cdnsd: ports are chosen before either starts.
@@ -44,7 +45,7 @@ struct DaemonACMETests {
         try await Task.sleep(for: .milliseconds(500))
         kill(pid, SIGHUP)
         try await waitUntil("a renewed certificate is served", timeout: 30) { try OpenSSL.servedSerial(port: port) != firstSerial }
-        let result = await load.result()
+        let result = load.result()
         #expect(result.failed.isEmpty, "\(result.failed)")
         #expect(result.ok > 3)
         #expect(cdnsd.process?.isRunning == true && cdnsd.process?.pid == pid, "renewed without a restart")

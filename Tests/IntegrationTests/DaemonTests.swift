@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
 
 /// The `cdnsd` command as a user runs it: the demo zone, the example
 /// configuration, environment overrides, configuration errors and shutdown.
-@Suite("cdnsd command", .serialized)
+@Suite("cdnsd command", .blocking, .serialized)
 struct DaemonTests {
     func ask(_ name: DNSName, _ type: RRType, port: UInt16) throws -> DNSMessage {
         try DNSMessage(decoding: TestDNSClient.udp(DNSMessage(header: DNSHeader(id: 5), questions: [Question(name: name, type: type)]).encode(), port: port))

@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
 
 /// The same zone served by knotd and by cdnsd; every query must get the same
 /// reply from both, compared field by field.
-@Suite("Differential against knotd", .serialized, .enabled(if: Programs.runnable("knotd"), "knotd is not installed (Debian package knot)"))
+@Suite("Differential against knotd", .blocking, .serialized, .enabled(if: Programs.runnable("knotd"), "knotd is not installed (Debian package knot)"))
 struct DifferentialTests {
     struct Case: CustomStringConvertible, Sendable {
         let name: String

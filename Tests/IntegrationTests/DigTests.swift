@@ -1,9 +1,10 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
 
 /// cdnsd queried by the tools people use: dig and kdig, over UDP and TCP.
-@Suite("dig and kdig", .serialized, .enabled(if: Programs.runnable("dig", "kdig"), "dig or kdig is not installed (bind9-dnsutils, knot-dnsutils)"))
+@Suite("dig and kdig", .blocking, .serialized, .enabled(if: Programs.runnable("dig", "kdig"), "dig or kdig is not installed (bind9-dnsutils, knot-dnsutils)"))
 struct DigTests {
     @Test func digAndKdigOverUDPAndTCP() throws {
         let dig = try Programs.require("dig")

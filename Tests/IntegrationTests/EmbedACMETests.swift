@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import Foundation
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 /// a wildcard certificate from pebble with its own solver publishing
 /// through cdnsd's httpreq API. Scripts/test.sh builds it and names the
 /// binary in CDNS_EMBED_ACME (after the main test run, in a second one).
-@Suite struct EmbedACMETests {
+@Suite(.blocking) struct EmbedACMETests {
     static var binary: String? { ProcessInfo.processInfo.environment["CDNS_EMBED_ACME"] }
 
     @Test("Examples/EmbedACME issues *.svc.test + svc.test from pebble", .enabled(if: binary != nil || Programs.required))

@@ -7,7 +7,7 @@ import Testing
 /// files that exist and installs what cdnsd links, the Compose and
 /// Kubernetes files parse as YAML and agree with cdnsd, and Traefik's lego
 /// settings from the Compose file issue a certificate from pebble.
-@Suite("Examples/ validated", .serialized)
+@Suite("Examples/ validated", .blocking, .serialized)
 struct ExamplesTests {
     static let examples = Programs.repositoryRoot.appendingPathComponent("Examples")
 

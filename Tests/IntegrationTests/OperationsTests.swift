@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
 
 /// What an operator meets first: the configuration parser and its error
 /// messages, check-config agreeing with serve, SIGHUP, and metrics.
-@Suite("cdnsd operations", .serialized)
+@Suite("cdnsd operations", .blocking, .serialized)
 struct OperationsTests {
     static func checkConfig(_ toml: String?, environment: [String: String] = [:], in directory: TemporaryDirectory) throws -> (status: Int32, output: String, file: String) {
         let file = try toml.map { try directory.file("c-\(UUID().uuidString.prefix(6)).toml", $0) }

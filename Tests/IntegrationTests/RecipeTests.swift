@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
@@ -10,7 +11,7 @@ import Testing
 /// README lists pointing at that cdnsd and at pebble standing in for the CA.
 /// The certificates they get are verified with openssl. One test at a time:
 /// each starts cdnsd, pebble and a client, and the rest of the suite runs beside them.
-@Suite("Recipes of Docs/recipes, run from the Markdown", .serialized)
+@Suite("Recipes of Docs/recipes, run from the Markdown", .blocking, .serialized)
 struct RecipeTests {
     static let recipes = Programs.repositoryRoot.appendingPathComponent("Docs/recipes")
 

@@ -9,7 +9,7 @@ import ZoneStorePostgres
 
 /// Two cdnsd processes on one PostgreSQL database: a record written by a
 /// replica is answered over DNS by both, through NOTIFY/LISTEN.
-@Suite("PostgreSQL replicas", .serialized,
+@Suite("PostgreSQL replicas", .blocking, .serialized,
        .enabled(if: PostgresTestDatabase.serverURL != nil || Programs.required, "no PostgreSQL: Scripts/test.sh starts one"))
 struct ReplicationTests {
     @Test func writesReachEveryReplicaOverDNS() async throws {

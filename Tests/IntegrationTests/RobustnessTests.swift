@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
 import Testing
@@ -7,7 +8,7 @@ import Glibc
 
 /// 10,000 random and mutated datagrams at a running cdnsd; it must still be
 /// alive and answer correctly afterwards.
-@Suite("Robustness", .serialized)
+@Suite("Robustness", .blocking, .serialized)
 struct RobustnessTests {
     @Test func survivesHostileDatagrams() throws {
         let directory = try TemporaryDirectory()

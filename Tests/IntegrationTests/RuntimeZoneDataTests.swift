@@ -8,7 +8,7 @@ import Testing
 /// reload under load, `account add --for`, and `import acme-dns` from a
 /// database made with acme-dns's own schema. Real dig, curl, sqlite3,
 /// dnsperf, pebble and certbot-dns-acmedns.
-@Suite("Zone data without restarts", .serialized)
+@Suite("Zone data without restarts", .blocking, .serialized)
 struct RuntimeZoneDataTests {
     // MARK: Helpers
 

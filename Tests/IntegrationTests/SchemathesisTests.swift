@@ -1,10 +1,11 @@
+import CDNSTestSupport
 import Foundation
 import Testing
 
 /// schemathesis generates requests from `Docs/openapi.yaml` (valid,
 /// boundary and invalid ones) against the running daemon, authenticated
 /// as an acme-dns account and as an httpreq credential: no 5xx.
-@Suite("OpenAPI fuzzing with schemathesis")
+@Suite("OpenAPI fuzzing with schemathesis", .blocking)
 struct SchemathesisTests {
     static var schemathesis: String? { ProcessInfo.processInfo.environment["CDNS_SCHEMATHESIS"] ?? Programs.path("schemathesis") }
 

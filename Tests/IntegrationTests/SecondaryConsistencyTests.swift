@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSServer
 import DNSWire
 import Foundation
@@ -12,7 +13,7 @@ import Glibc
 /// records and challenge values, runtime records, expiry), transfers that
 /// never tear under 100 concurrent writers, and pebble validating a lego
 /// wildcard order against the knotd secondary.
-@Suite("Secondaries: UPDATE, expiry, no torn transfer, pebble via knotd", .serialized)
+@Suite("Secondaries: UPDATE, expiry, no torn transfer, pebble via knotd", .blocking, .serialized)
 struct SecondaryConsistencyTests {
     static let zone: DNSName = "svc.test."
     static let transferKey = "xfr-key"

@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSServer
 import DNSWire
 import Foundation
@@ -6,7 +7,7 @@ import Testing
 /// RFC 2136 UPDATE signed with TSIG against the real daemon: nsupdate and
 /// knsupdate, lego's and certbot's rfc2136 clients issuing from pebble, and
 /// a hostile matrix of messages made here with cdnsd's own signer.
-@Suite("UPDATE with TSIG", .serialized)
+@Suite("UPDATE with TSIG", .blocking, .serialized)
 struct UpdateTests {
     /// A daemon with keys made by `cdnsd tsig add` while it runs.
     struct Server {
@@ -146,7 +147,7 @@ struct UpdateTests {
 }
 
 /// Keys from `[[tsig]]` tables, and records a widened key makes.
-@Suite("UPDATE: static keys and permanent records", .serialized)
+@Suite("UPDATE: static keys and permanent records", .blocking, .serialized)
 struct UpdateKeysAndRecordsTests {
     static func send(_ updates: [ResourceRecord], with credential: TSIGCredential, port: UInt16, id: UInt16 = 60) throws -> ResponseCode {
         let signed = TSIGSigner(credential: credential).sign(request: try UpdateHostileTests.update(updates, id: id), time: UpdateHostileTests.now)
@@ -304,7 +305,7 @@ struct UpdateKeysAndRecordsTests {
 
 /// Signed and unsigned UPDATEs made with cdnsd's own signer, for the
 /// hostile matrix: each gets a clear rcode and changes nothing.
-@Suite("UPDATE hostile matrix", .serialized)
+@Suite("UPDATE hostile matrix", .blocking, .serialized)
 struct UpdateHostileTests {
     static let name: DNSName = "_acme-challenge.a.svc.test."
 
@@ -471,7 +472,7 @@ struct UpdateHostileTests {
 
 /// The same UPDATE messages to cdnsd and to knotd with the same key and
 /// zone: the same rcodes and the same resulting TXT RRsets.
-@Suite("UPDATE differential with knotd", .serialized)
+@Suite("UPDATE differential with knotd", .blocking, .serialized)
 struct UpdateDifferentialTests {
     static let secret = "ZGlmZmVyZW50aWFsLXVwZGF0ZS1rZXktZm9yLWtub3Q="
 

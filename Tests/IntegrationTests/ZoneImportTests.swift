@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSServer
 import DNSWire
 import Foundation
@@ -5,7 +6,7 @@ import Testing
 
 /// `cdnsd zone import`: AXFR in from a real knotd primary with TSIG, and
 /// RFC 1035 zone files, into the running daemon's store.
-@Suite("zone import", .serialized)
+@Suite("zone import", .blocking, .serialized)
 struct ZoneImportTests {
     static let legacy = """
         $ORIGIN legacy.test.

@@ -1,3 +1,4 @@
+import CDNSTestSupport
 import DNSServer
 import DNSWire
 import Foundation
@@ -9,7 +10,7 @@ import Glibc
 /// cdnsd as the hidden primary of real knotd and nsd secondaries on
 /// loopback: initial AXFR, NOTIFY + IXFR for every change, TSIG on every
 /// transfer message, and transfers refused without the zone's ACL.
-@Suite("Zone transfer to knotd and nsd", .serialized)
+@Suite("Zone transfer to knotd and nsd", .blocking, .serialized)
 struct ZoneTransferTests {
     static let zone: DNSName = "svc.test."
     static let keyName = "xfr-key"

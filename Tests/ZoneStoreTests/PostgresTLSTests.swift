@@ -12,7 +12,7 @@ import ZoneStore
 /// `sslmode` and `sslrootcert` against a PostgreSQL cluster of its own
 /// with TLS on: a CA and a server certificate (SAN 127.0.0.1 and
 /// localhost) made here with openssl, a second CA the server does not use.
-@Suite("PostgreSQL over TLS", .serialized)
+@Suite("PostgreSQL over TLS", .blocking, .serialized)
 struct PostgresTLSTests {
     static let binaries = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map { "/usr/lib/postgresql/\($0)/bin" }
 
