@@ -144,12 +144,24 @@ struct SecondaryConsistencyTests {
             throw error
         }
         let presented = Date()
-        try await waitUntil("the presented value on knotd and nsd", timeout: 10) { try ports.allSatisfy { try TestDNSClient.txtValues(forgotten, port: $0) == [value] } }
+        // And one added by UPDATE and never deleted: the same expiry applies.
+        let forgottenUpdate: DNSName = "_acme-challenge.forgotten-rfc.svc.test."
+        let addForgotten = try directory.file("forgotten.txt", UpdateTests.script(port: setup.cdnsd.dnsPort, ["update add \(forgottenUpdate) 60 TXT \"rfc2136-forgotten\""]))
+        #expect(try ManagedProcess.run(nsupdate, ["-y", y, addForgotten]).status == 0)
+        let updated = Date()
+        try await waitUntil("the presented value on knotd and nsd", timeout: 10) {
+            try ports.allSatisfy { try TestDNSClient.txtValues(forgotten, port: $0) == [value] && TestDNSClient.txtValues(forgottenUpdate, port: $0) == ["rfc2136-forgotten"] }
+        }
         try await waitUntil("the value expired on cdnsd", timeout: 60) { try setup.cdnsd.txt(forgotten.description).isEmpty }
         let expired = Date()
-        try await waitUntil("the expiry on knotd and nsd", timeout: 10) { try ports.allSatisfy { try TestDNSClient.txtValues(forgotten, port: $0).isEmpty } }
-        print("secondaries: expiry \(String(format: "%.1f", expired.timeIntervalSince(presented))) s after /present, on both secondaries \(String(format: "%.0f", Date().timeIntervalSince(expired) * 1000)) ms later")
+        try await waitUntil("the UPDATE's value expired on cdnsd", timeout: 60) { try setup.cdnsd.txt(forgottenUpdate.description).isEmpty }
+        let updateExpired = Date()
+        try await waitUntil("the expiry on knotd and nsd", timeout: 10) {
+            try ports.allSatisfy { try TestDNSClient.txtValues(forgotten, port: $0).isEmpty && TestDNSClient.txtValues(forgottenUpdate, port: $0).isEmpty }
+        }
+        print("secondaries: expiry \(String(format: "%.1f", expired.timeIntervalSince(presented))) s after /present, \(String(format: "%.1f", updateExpired.timeIntervalSince(updated))) s after UPDATE, on both secondaries \(String(format: "%.0f", Date().timeIntervalSince(updateExpired) * 1000)) ms later")
         #expect(expired.timeIntervalSince(presented) >= 29, "expired after \(expired.timeIntervalSince(presented)) s")
+        #expect(updateExpired.timeIntervalSince(updated) >= 29, "the UPDATE's value expired after \(updateExpired.timeIntervalSince(updated)) s")
 
         let ixfrs = setup.log.components(separatedBy: "kind=ixfr ").count - 1
         #expect(ixfrs >= 4, "IXFRs served: \(ixfrs)\n\(setup.log.suffix(3000))")

@@ -102,4 +102,14 @@ struct ChallengeDaemon {
     func txt(_ name: String) throws -> [String] {
         try TestDNSClient.txtValues(try DNSName(name), port: dnsPort)
     }
+
+    /// The TXT values `dig +short` prints for `name` (each record's
+    /// strings joined), asked over UDP.
+    func digTXT(_ name: String) throws -> [String] {
+        let result = try ManagedProcess.run(try Programs.require("dig"), ["@127.0.0.1", "-p", "\(dnsPort)", "+short", "+norec", name, "TXT"])
+        guard result.status == 0 else { throw TestSetupError("dig \(name) TXT: \(result.output)") }
+        return result.output.split(separator: "\n").map { line in
+            line.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+        }
+    }
 }
