@@ -10,9 +10,12 @@
 # while `cdnsd credential add` runs from another process.
 # PostgreSQL: two replicas on one database, 8 clients spread over both:
 # rate, p99, the verified-secret cache hit rate from /metrics, and how soon
-# a write on one replica is answered by the other.
+# a write on one replica is answered by the other; with a core per replica
+# (PostgreSQL and wrk on both cores), then with both replicas and
+# PostgreSQL on core 0 and wrk on core 1.
 #
-# cdnsd (and PostgreSQL) run on core 0, load generators on core 1.
+# SQLite: cdnsd runs on core 0, load generators on core 1.
+# CDNSD=path measures that binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
@@ -26,8 +29,11 @@ for pair in wrk:wrk dnsperf:dnsperf sqlite3:sqlite3 curl:curl; do
     }
 done
 
-swift build -c release --product cdnsd 2>&1 | grep -E "error|warning: .*cdnsd" || true
-cdnsd="$(swift build -c release --show-bin-path)/cdnsd"
+if [ -z "${CDNSD:-}" ]; then
+    swift build -c release --product cdnsd 2>&1 | grep -E "error|warning: .*cdnsd" || true
+    CDNSD="$(swift build -c release --show-bin-path)/cdnsd"
+fi
+cdnsd="$CDNSD"
 
 work="$(mktemp -d /tmp/cdnsd-bench-store.XXXXXX)"
 chmod 755 "$work"
@@ -45,12 +51,13 @@ trap cleanup EXIT
 
 port() { echo $(( 20000 + RANDOM % 20000 )); }
 
-# start NAME CONFIG: starts cdnsd on core 0; sets $started_pid and $started_ms (exec to first answer).
+# start NAME CONFIG DNS_PORT [CORES]: starts cdnsd on CORES (default 0); sets
+# $started_pid and $started_ms (exec to first answer).
 start() {
-    local name="$1" config="$2" dns_port="$3"
+    local name="$1" config="$2" dns_port="$3" cores="${4:-0}"
     local t0
     t0=$(date +%s%N)
-    taskset -c 0 "$cdnsd" serve --config "$config" >"$work/$name.log" 2>&1 &
+    taskset -c "$cores" "$cdnsd" serve --config "$config" >"$work/$name.log" 2>&1 &
     started_pid=$!
     pids+=("$started_pid")
     started_ms=$($probe first-answer "$dns_port" "$t0")
@@ -62,6 +69,8 @@ register() { curl -sf -X POST "http://127.0.0.1:$1/register"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 # wrk_update API_PORT ACCOUNT_JSON CONNECTIONS SECONDS: prints "RPS p50 p99 max non2xx".
+# wrk runs on $wrk_cores.
+wrk_cores=1
 wrk_update() {
     local api="$1" account="$2" connections="$3" duration="$4"
     local script="$work/update-$api.lua"
@@ -81,7 +90,7 @@ request = function()
 end
 LUA
     local out
-    out=$(taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "http://127.0.0.1:$api/update")
+    out=$(taskset -c "$wrk_cores" wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "http://127.0.0.1:$api/update")
     local non2xx
     non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
     echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "50%" {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out") $(awk '$1 == "Latency" {print $4}' <<<"$out") ${non2xx:-0}"
@@ -160,36 +169,58 @@ fi
 
 [ "$part" = sqlite ] && exit 0
 echo
-echo "PostgreSQL, two replicas on one database"
+echo "PostgreSQL, two replicas on one database, 4 wrk connections to each"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 pgdir="$work/pg"
 mkdir -p "$pgdir"; chown postgres "$pgdir"
 pgport=$(port)
 su postgres -s /bin/sh -c "$pgbin/initdb -D $pgdir/data -A trust -U postgres" >"$work/initdb.log" 2>&1
-su postgres -s /bin/sh -c "taskset -c 0 $pgbin/pg_ctl -D $pgdir/data -l $pgdir/postgres.log -w -o '-p $pgport -k $pgdir -c listen_addresses=127.0.0.1' start" >/dev/null
+su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $pgdir/data -l $pgdir/postgres.log -w -o '-p $pgport -k $pgdir -c listen_addresses=127.0.0.1' start" >/dev/null
 url="postgres://postgres@127.0.0.1:$pgport/postgres"
-a_dns=$(port); a_api=$((a_dns + 1)); b_dns=$((a_dns + 2)); b_api=$((a_dns + 3))
-$probe config 1000 "$a_dns" "$a_api" postgres "$url" >"$work/a.toml"
-$probe config 1000 "$b_dns" "$b_api" postgres "$url" >"$work/b.toml"
-start replica-a "$work/a.toml" "$a_dns"
-start replica-b "$work/b.toml" "$b_dns"
-account_a=$(register "$a_api")
-account_b=$(register "$b_api")
-wrk_update "$a_api" "$account_a" 4 2 >/dev/null
-wrk_update "$b_api" "$account_b" 4 2 >/dev/null
-wrk_update "$a_api" "$account_a" 4 "$seconds" >"$work/wrk-a" &
-wrk_a_pid=$!
-wrk_b=$(wrk_update "$b_api" "$account_b" 4 "$seconds")
-wait "$wrk_a_pid"
-wrk_a=$(cat "$work/wrk-a")
-report_wrk "replica A, 4 connections" "$wrk_a"
-report_wrk "replica B, 4 connections" "$wrk_b"
-read -r rps_a _ p99_a _ <<<"$wrk_a"; read -r rps_b _ p99_b _ <<<"$wrk_b"
-echo "  together: $(python3 -c "print(f'{$rps_a + $rps_b:.0f}')") req/s"
-for replica in "$a_api" "$b_api"; do
-    curl -s "http://127.0.0.1:$replica/metrics" | awk -v port="$replica" '
-        /^cdnsd_api_secret_cache_total/ && /hit/ { hit = $NF } /^cdnsd_api_secret_cache_total/ && /miss/ { miss = $NF }
-        END { printf "  verified-secret cache on :%s: %d hits, %d misses (%.4f%% hits)\n", port, hit, miss, 100 * hit / (hit + miss) }'
-done
-echo "  written on A, answered by B: $($probe visibility "$a_api" "$b_dns" "$(field "$account_a" username)" "$(field "$account_a" password)" \
-    "$(field "$account_a" subdomain)" "$(field "$account_a" fulldomain)" 200)"
+postmaster=$(head -n 1 "$pgdir/data/postmaster.pid")
+# pin_postgres CORES: the postmaster and every process it started (its
+# backends inherit the postmaster's affinity).
+pin_postgres() {
+    for pid in "$postmaster" $(pgrep -P "$postmaster"); do taskset -a -p -c "$1" "$pid" >/dev/null; done
+}
+
+# replicas LABEL CORES_A CORES_B POSTGRES_CORES WRK_CORES: two fresh replicas
+# (new accounts) under that placement, 4 wrk connections to each at once.
+replicas() {
+    echo "  $1"
+    pin_postgres "$4"
+    wrk_cores="$5"
+    local a_dns a_api b_dns b_api a_pid b_pid account_a account_b wrk_a wrk_b wrk_a_pid
+    a_dns=$(port); a_api=$((a_dns + 1)); b_dns=$((a_dns + 2)); b_api=$((a_dns + 3))
+    $probe config 1000 "$a_dns" "$a_api" postgres "$url" >"$work/a.toml"
+    $probe config 1000 "$b_dns" "$b_api" postgres "$url" >"$work/b.toml"
+    start replica-a "$work/a.toml" "$a_dns" "$2"; a_pid=$started_pid
+    start replica-b "$work/b.toml" "$b_dns" "$3"; b_pid=$started_pid
+    account_a=$(register "$a_api")
+    account_b=$(register "$b_api")
+    wrk_update "$a_api" "$account_a" 4 2 >/dev/null
+    wrk_update "$b_api" "$account_b" 4 2 >/dev/null
+    wrk_update "$a_api" "$account_a" 4 "$seconds" >"$work/wrk-a" &
+    wrk_a_pid=$!
+    wrk_b=$(wrk_update "$b_api" "$account_b" 4 "$seconds")
+    wait "$wrk_a_pid"
+    wrk_a=$(cat "$work/wrk-a")
+    report_wrk "  replica A, 4 connections" "$wrk_a"
+    report_wrk "  replica B, 4 connections" "$wrk_b"
+    read -r rps_a _ <<<"$wrk_a"; read -r rps_b _ <<<"$wrk_b"
+    echo "    together: $(python3 -c "print(f'{$rps_a + $rps_b:.0f}')") req/s"
+    for replica in "$a_api" "$b_api"; do
+        curl -s "http://127.0.0.1:$replica/metrics" | awk -v port="$replica" '
+            /^cdnsd_api_secret_cache_total/ && /hit/ { hit = $NF } /^cdnsd_api_secret_cache_total/ && /miss/ { miss = $NF }
+            END { printf "    verified-secret cache on :%s: %d hits, %d misses (%.4f%% hits)\n", port, hit, miss, 100 * hit / (hit + miss) }'
+    done
+    echo "    written on A, answered by B: $($probe visibility "$a_api" "$b_dns" "$(field "$account_a" username)" "$(field "$account_a" password)" \
+        "$(field "$account_a" subdomain)" "$(field "$account_a" fulldomain)" 200)"
+    kill "$a_pid" "$b_pid"; wait "$a_pid" "$b_pid" 2>/dev/null || true
+}
+
+# Replicas are for separate machines: a core each, PostgreSQL and the load
+# on whatever is free. Then the harsher placement of the earlier figures:
+# both replicas and PostgreSQL on core 0, the load on core 1.
+replicas "a core per replica (A core 0, B core 1; PostgreSQL and wrk on both)" 0 1 0,1 0,1
+replicas "both replicas and PostgreSQL on core 0, wrk on core 1" 0 0 0 1

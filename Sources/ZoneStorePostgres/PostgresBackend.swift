@@ -119,23 +119,30 @@ public final class PostgresBackend: StoreBackend {
     /// other writer's.
     func bounded<T: Sendable>(_ what: String, _ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let race = Race<T>()
+        let deadlines = deadlines
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             race.waiting.withLock { $0 = continuation }
-            let work = Task {
-                do { _ = race.finish(.success(try await body())) } catch { _ = race.finish(.failure(error)) }
-            }
-            Task {
-                try? await Task.sleep(for: limit)
+            let handle = deadlines.add(.now + limit) {
                 if race.finish(.failure(ZoneStoreError(.storage, "PostgreSQL: \(what) took longer than \(limit) (is the database reachable?)"))) {
-                    work.cancel()
+                    race.work.withLock { $0 }?.cancel()
                 }
             }
+            let work = Task {
+                do { _ = race.finish(.success(try await body())) } catch { _ = race.finish(.failure(error)) }
+                deadlines.remove(handle)
+            }
+            race.work.withLock { $0 = work }
         }
     }
 
-    /// The continuation `bounded` resumes once: with the result or at the deadline.
+    /// The deadlines of the `bounded` operations in flight, checked by `run`.
+    private let deadlines = OperationDeadlines()
+
+    /// The continuation `bounded` resumes once: with the result or at the
+    /// deadline, and the task doing the work, cancelled at the deadline.
     private final class Race<T: Sendable>: Sendable {
         let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        let work = Mutex<Task<Void, Never>?>(nil)
 
         func finish(_ result: Result<T, any Error>) -> Bool {
             guard let continuation = waiting.withLock({ state in defer { state = nil }; return state }) else { return false }
@@ -144,8 +151,15 @@ public final class PostgresBackend: StoreBackend {
         }
     }
 
-    /// Runs the connection pool until the task is cancelled.
-    public func run() async { await client.run() }
+    /// Runs the connection pool, and the deadlines of the operations on
+    /// it, until the task is cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { [deadlines] in await deadlines.run() }
+            await client.run()
+            group.cancelAll()
+        }
+    }
 
     static func failure(_ what: String, _ error: any Error) -> ZoneStoreError {
         ZoneStoreError(.storage, "PostgreSQL: \(what): \(String(reflecting: error))")
