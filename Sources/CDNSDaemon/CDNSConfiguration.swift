@@ -53,11 +53,11 @@ public struct CDNSConfiguration: Sendable {
         /// Response rate limiting (`rrl_*`); `rate` 0 turns it off.
         public var rateLimit = ResponseRateLimiter.Configuration()
         /// Threads answering DNS: UDP threads per listen address, and the
-        /// event loops serving TCP (and the API). Default: the CPUs cdnsd may run on.
+        /// event loops serving TCP. Default: the CPUs cdnsd may run on.
         public var threads: Int = CPUAffinity.usableCPUs
-        /// Nice value for every thread but the UDP query threads
-        /// (`background_nice`); 0 leaves them all alone.
-        public var backgroundNice: Int = 0
+        /// Nice value for every thread but the DNS query threads
+        /// (`background_nice`): queries first. 0 leaves them all alone.
+        public var backgroundNice: Int = 19
     }
 
     public struct API: Sendable {
@@ -301,7 +301,7 @@ public struct CDNSConfiguration: Sendable {
             tableSize: try dnsSection.int("rrl_table_size", default: 65536, range: 1024...16_777_216),
             exempt: exempt)
         dns.threads = try dnsSection.int("threads", default: CPUAffinity.usableCPUs, range: 1...1024)
-        dns.backgroundNice = try dnsSection.int("background_nice", default: 0, range: 0...19)
+        dns.backgroundNice = try dnsSection.int("background_nice", default: 19, range: 0...19)
 
         var zoneTables: [(entries: [String: ConfigEntry], source: String)] = []
         switch root["zone"] {

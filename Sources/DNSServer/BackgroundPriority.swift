@@ -8,9 +8,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// The kernel ids of the threads answering UDP queries (the fast path's
-/// workers), which ``BackgroundPriority`` leaves at their priority.
-/// Touched only when a worker starts or ends.
+/// The kernel ids of the threads answering queries (the UDP fast path's
+/// workers, the event loops answering TCP), which ``BackgroundPriority``
+/// leaves at their priority. Touched only when such a thread starts or ends.
 public enum QueryThreads {
     private static let ids = Mutex<Set<Int32>>([])
 
@@ -31,8 +31,9 @@ public enum QueryThreads {
 }
 
 /// Lowers the CPU priority (raises the nice value) of every thread of the
-/// process except the UDP query threads: TCP and the API's event loops,
-/// the store's writer, bcrypt, the Swift task pool. While the CPU is free
+/// process except the query threads (``QueryThreads``): the API's event
+/// loops, UPDATE and `/update` handling on the Swift task pool, the
+/// store's writer, bcrypt. While the CPU is free
 /// this changes nothing; when queries and updates compete for a core, the
 /// queries get it first (at nice 19 the other threads get about 1.5 % of a
 /// contended core, at 10 about 10 %), so a burst of UPDATEs or `/update`s
@@ -58,7 +59,7 @@ public struct BackgroundPriority: Sendable {
     public func run() async {
         #if os(Linux)
         let changed = sweep()
-        logger.info("threads other than the UDP query threads run at a lower priority", metadata: [
+        logger.info("threads other than the DNS query threads run at a lower priority", metadata: [
             "nice": "\(nice)", "threads": "\(changed)", "query_threads": "\(QueryThreads.current.count)",
         ])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

@@ -1,3 +1,4 @@
+import CUDPBatch
 import DNSWire
 import Logging
 import NIOConcurrencyHelpers
@@ -28,8 +29,9 @@ public struct DNSListenerConfiguration: Sendable {
     /// Threads answering UDP on each address, each with its own
     /// `SO_REUSEPORT` socket (Linux; elsewhere one NIO channel per event loop).
     public var udpThreads: Int
-    /// Nice value for every thread of the process but the UDP query
-    /// threads, once they run (``BackgroundPriority``); 0 leaves them alone.
+    /// Nice value for every thread of the process but the DNS query
+    /// threads (the UDP workers and the event loops answering TCP), once
+    /// they run (``BackgroundPriority``); 0 leaves them alone.
     public var backgroundNice: Int = 0
 
     /// A TCP connection with no query for this long is closed (`tcpLimits.idleTimeout`).
@@ -146,14 +148,33 @@ public final class DNSListener: Service, Sendable {
             "protocols": "\(protocols)", "udp_threads": "\(configuration.udp ? configuration.udpThreads : 0)", "zones": "\(snapshot.origins.map(\.description).joined(separator: ", "))",
         ])
         if configuration.backgroundNice > 0 {
+            // The event loops answer TCP queries: they keep their priority too
+            // (named, so that `ps -L` and the tests tell them apart).
+            if configuration.tcp { await Self.markQueryThreads(loops) }
             // After the UDP threads started: threads inherit their creator's nice value.
             await BackgroundPriority(nice: configuration.backgroundNice, logger: logger).run()
+            if configuration.tcp { await Self.markQueryThreads(loops, register: false) }
         } else {
             try? await gracefulShutdown()
         }
         logger.info("DNS listener shutting down")
         stopWorkers()
         for channel in channels { try? await channel.close() }
+    }
+
+    /// Names each loop's thread `cdnsd-tcp-N` and registers it in
+    /// ``QueryThreads`` (or takes it out again).
+    private static func markQueryThreads(_ loops: [any EventLoop], register: Bool = true) async {
+        for (index, loop) in loops.enumerated() {
+            try? await loop.submit {
+                if register {
+                    cdns_set_thread_name("cdnsd-tcp-\(index)")
+                    QueryThreads.register()
+                } else {
+                    QueryThreads.unregister()
+                }
+            }.get()
+        }
     }
 
     /// Datagrams read per `recvmmsg`.

@@ -59,18 +59,13 @@ struct DaemonTests {
     }
 
     #if os(Linux)
-    @Test("[dns] background_nice: every thread but the UDP query threads runs at that nice value, and queries are answered")
+    @Test("[dns] background_nice: every thread but the DNS query threads (UDP and TCP) runs at that nice value, 19 by default, and queries are answered")
     func backgroundNice() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let server = try CDNSServer.start(toml: nil, zone: "demo.test.", in: directory, arguments: ["serve"],
-                                          environment: ["CDNS_DNS_BACKGROUND_NICE": "7", "CDNS_DNS_THREADS": "2"])
-        defer { server.process.stop() }
-        /// (thread name, nice value) of every thread of the daemon.
-        func threads() -> [(String, Int)] {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.process.pid)/task")) ?? []
+        /// (thread name, nice value) of every thread of `pid`.
+        func threads(_ pid: Int32) -> [(String, Int)] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
             return tasks.compactMap { task in
-                guard let stat = try? String(contentsOfFile: "/proc/\(server.process.pid)/task/\(task)/stat", encoding: .utf8),
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
                       let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
                 // After the name: state is field 3, nice field 19 of stat(5).
                 let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -78,19 +73,28 @@ struct DaemonTests {
                 return (String(stat[stat.index(after: open)..<close]), nice)
             }
         }
-        let deadline = Date().addingTimeInterval(20)
-        var seen = threads()
-        while Date() < deadline, !seen.contains(where: { !$0.0.hasPrefix("cdnsd-udp") }) || seen.contains(where: { !$0.0.hasPrefix("cdnsd-udp") && $0.1 != 7 }) {
-            usleep(100_000)
-            seen = threads()
+        func isQueryThread(_ name: String) -> Bool { name.hasPrefix("cdnsd-udp") || name.hasPrefix("cdnsd-tcp") }
+        for (environment, nice) in [(["CDNS_DNS_BACKGROUND_NICE": "7"], 7), ([:], 19)] {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let server = try CDNSServer.start(toml: nil, zone: "demo.test.", in: directory, arguments: ["serve"],
+                                              environment: environment.merging(["CDNS_DNS_THREADS": "2"]) { $1 })
+            defer { server.process.stop() }
+            let deadline = Date().addingTimeInterval(20)
+            var seen = threads(server.process.pid)
+            while Date() < deadline, seen.filter({ isQueryThread($0.0) }).count < 4 || seen.contains(where: { !isQueryThread($0.0) && $0.1 != nice }) {
+                usleep(100_000)
+                seen = threads(server.process.pid)
+            }
+            let query = seen.filter { isQueryThread($0.0) }
+            #expect(query.filter { $0.0.hasPrefix("cdnsd-udp") }.count == 2 && query.filter { $0.0.hasPrefix("cdnsd-tcp") }.count == 2, "\(seen)")
+            #expect(query.allSatisfy { $0.1 == 0 }, "the DNS query threads keep nice 0: \(query)")
+            let others = seen.filter { !isQueryThread($0.0) }
+            #expect(!others.isEmpty && others.allSatisfy { $0.1 == nice }, "\(environment): \(others)")
+            #expect(try ask("www.demo.test.", .a, port: server.port).answers.count == 1)
+            #expect(try TestDNSClient.tcp(DNSMessage(header: DNSHeader(id: 6), questions: [Question(name: "www.demo.test.", type: .a)]).encode(), port: server.port).count > 12)
+            #expect(server.process.output.contains("threads other than the DNS query threads run at a lower priority"))
         }
-        let query = seen.filter { $0.0.hasPrefix("cdnsd-udp") }
-        #expect(query.count == 2, "\(seen)")
-        #expect(query.allSatisfy { $0.1 == 0 }, "the UDP query threads keep nice 0: \(query)")
-        let others = seen.filter { !$0.0.hasPrefix("cdnsd-udp") }
-        #expect(!others.isEmpty && others.allSatisfy { $0.1 == 7 }, "\(others)")
-        #expect(try ask("www.demo.test.", .a, port: server.port).answers.count == 1)
-        #expect(server.process.output.contains("threads other than the UDP query threads run at a lower priority"))
     }
     #endif
 
