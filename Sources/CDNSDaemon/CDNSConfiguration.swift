@@ -471,7 +471,7 @@ public struct CDNSConfiguration: Sendable {
             expire: UInt32(try reader.duration("expire", default: 1_209_600, range: 1...Int(Int32.max))),
             serial: serial, records: records)
         do {
-            _ = try ZoneIndex(origin: origin, records: try zone.validatedRecords())
+            try ZoneIndex.validate(origin: origin, records: try zone.validatedRecords())
         } catch {
             throw reader.error("records", nil, error.description)
         }

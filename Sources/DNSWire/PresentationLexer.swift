@@ -74,8 +74,7 @@ enum PresentationLexer {
                         index += 2
                         continue
                     }
-                    if [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"), UInt8(ascii: "("),
-                        UInt8(ascii: ")"), UInt8(ascii: ";"), UInt8(ascii: "\"")].contains(current) { break }
+                    if endsToken(current) { break }
                     text.append(current)
                     index += 1
                 }
@@ -83,5 +82,17 @@ enum PresentationLexer {
             }
         }
         return tokens
+    }
+
+    /// Whether `byte` ends an unquoted token.
+    @inline(__always)
+    private static func endsToken(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"), UInt8(ascii: "("),
+             UInt8(ascii: ")"), UInt8(ascii: ";"), UInt8(ascii: "\""):
+            return true
+        default:
+            return false
+        }
     }
 }

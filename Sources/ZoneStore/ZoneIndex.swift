@@ -106,6 +106,24 @@ public final class ZoneIndex: Sendable {
     /// Builds the index from records that must be inside `origin`, with
     /// exactly one SOA at the apex; challenge settings at their defaults.
     public convenience init(origin: DNSName, records: [ResourceRecord]) throws(ZoneStoreError) {
+        let (byName, soa) = try Self.grouped(origin: origin, records: records)
+        var draft = Draft(origin: origin)
+        for (name, records) in byName {
+            try draft.set(name, records: records.filter { $0.type != .soa }, challengeOnly: false)
+        }
+        self.init(draft: draft, soa: soa, settings: ChallengeSettings())
+    }
+
+    /// Throws what `init(origin:records:)` would throw, without building
+    /// the index: a record outside `origin`, no SOA, a CNAME beside other data.
+    public static func validate(origin: DNSName, records: [ResourceRecord]) throws(ZoneStoreError) {
+        for (name, records) in try grouped(origin: origin, records: records).byName {
+            _ = try Draft.rrsets(name, records.filter { $0.type != .soa })
+        }
+    }
+
+    /// `records` by owner name, and the SOA at the apex.
+    private static func grouped(origin: DNSName, records: [ResourceRecord]) throws(ZoneStoreError) -> (byName: [DNSName: [ResourceRecord]], soa: ResourceRecord) {
         var byName: [DNSName: [ResourceRecord]] = [:]
         for record in records {
             guard record.name.isSubdomain(of: origin) else {
@@ -116,11 +134,7 @@ public final class ZoneIndex: Sendable {
         guard let soa = byName[origin]?.first(where: { $0.type == .soa }) else {
             throw ZoneStoreError(.badRecord, name: origin, "zone \(origin) has no SOA")
         }
-        var draft = Draft(origin: origin)
-        for (name, records) in byName {
-            try draft.set(name, records: records.filter { $0.type != .soa }, challengeOnly: false)
-        }
-        self.init(draft: draft, soa: soa, settings: ChallengeSettings())
+        return (byName, soa)
     }
 
     /// A draft holding this index's contents, to change and freeze again.
@@ -213,6 +227,8 @@ public final class ZoneIndex: Sendable {
         /// Linear in the records: a challenge name can hold hundreds of values.
         static func rrsets(_ name: DNSName, _ records: [ResourceRecord]) throws(ZoneStoreError) -> [RRset]? {
             guard let first = records.first else { return nil }
+            // Most names hold one record: no grouping to do.
+            if records.count == 1 { return [RRset(name: first.name, type: first.type, records: records)] }
             var byType: [RRType: [ResourceRecord]] = [:]
             var seen: Set<RecordData> = []
             seen.reserveCapacity(records.count)

@@ -221,24 +221,36 @@ public actor ZoneRecordStore: RecordStore {
             for (origin, zone) in view.state.zones where zone.fromConfiguration && !wanted.contains(origin) {
                 operations.append(.delete(.zone(zone.configuration, fromConfiguration: true)))
             }
+            // One pass over what is stored: configuration records no longer
+            // configured go; runtime records are kept aside for the check below.
+            // A restart with the same file builds one set and writes nothing.
             let seeded = Set(seeds.map { StoreState.Record(record: $0, fromConfiguration: true) })
-            var present: Set<StoreState.Record> = []
+            var kept = 0
+            var runtime: [ResourceRecord] = []
             for (_, list) in view.state.records {
-                for entry in list where entry.fromConfiguration {
-                    if seeded.contains(entry) { present.insert(entry) } else { operations.append(.delete(.record(entry.record, fromConfiguration: true))) }
+                for entry in list {
+                    if !entry.fromConfiguration {
+                        runtime.append(entry.record)
+                    } else if seeded.contains(entry) {
+                        kept += 1
+                    } else {
+                        operations.append(.delete(.record(entry.record, fromConfiguration: true)))
+                    }
                 }
             }
-            var named: Set<RRsetKey> = []
-            for record in seeds {
-                if !present.contains(StoreState.Record(record: record, fromConfiguration: true)) {
+            if kept < seeded.count {
+                var present = Set<StoreState.Record>()
+                for (_, list) in view.state.records { for entry in list where entry.fromConfiguration && seeded.contains(entry) { present.insert(entry) } }
+                for record in seeds where !present.contains(StoreState.Record(record: record, fromConfiguration: true)) {
                     operations.append(.put(.record(record, fromConfiguration: true)))
                 }
-                named.insert(RRsetKey(name: record.name, type: record.type))
             }
-            for key in named {
-                for entry in view.state.records[key.name] ?? [] where !entry.fromConfiguration && entry.record.type == key.type
-                    && !seeded.contains(StoreState.Record(record: entry.record, fromConfiguration: true)) {
-                    operations.append(.delete(.record(entry.record, fromConfiguration: false)))
+            // The file's RRsets replace runtime records of the same name and type.
+            if !runtime.isEmpty {
+                let named = Set(seeds.map { RRsetKey(name: $0.name, type: $0.type) })
+                for record in runtime where named.contains(RRsetKey(name: record.name, type: record.type))
+                    && !seeded.contains(StoreState.Record(record: record, fromConfiguration: true)) {
+                    operations.append(.delete(.record(record, fromConfiguration: false)))
                 }
             }
             return (operations, 1)
