@@ -211,6 +211,7 @@ final class UDPWorker: @unchecked Sendable {
             var count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
             var polls = 1
             while count <= 0 && polls < Self.pollsBeforeSleep && !stopping.load(ordering: .relaxed) {
+                sched_yield()
                 for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
                 count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
                 polls += 1
