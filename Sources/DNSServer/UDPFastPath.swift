@@ -107,8 +107,9 @@ final class UDPSocket: Sendable {
 final class UDPWorker: @unchecked Sendable {
     /// Datagrams per `recvmmsg` and replies per `sendmmsg`.
     static let batch = 32
-    /// Empty non-blocking receives (about a microsecond each) before the
-    /// thread blocks; batches of 64 and DF (IP_PMTUDISC_OMIT) gained nothing.
+    /// Empty non-blocking receives (about a microsecond each, each after a
+    /// `sched_yield`) before the thread blocks; batches of 64 and DF
+    /// (IP_PMTUDISC_OMIT) gained nothing.
     static let pollsBeforeSleep = 50
 
     let socket: UDPSocket
@@ -207,7 +208,9 @@ final class UDPWorker: @unchecked Sendable {
             // Drain without sleeping first: under load the next datagram is
             // microseconds away, and a sleeping thread makes every client's
             // send pay for waking it (measured: 1.07x -> 1.10x knotd's q/s on
-            // one core, the load generator being the bottleneck).
+            // one core, the load generator being the bottleneck). Each poll
+            // yields the core first, so that a runnable neighbour (a client
+            // on the same core) is not kept waiting by it.
             var count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
             var polls = 1
             while count <= 0 && polls < Self.pollsBeforeSleep && !stopping.load(ordering: .relaxed) {
