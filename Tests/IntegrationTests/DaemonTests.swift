@@ -78,7 +78,7 @@ struct DaemonTests {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
             let server = try CDNSServer.start(toml: nil, zone: "demo.test.", in: directory, arguments: ["serve"],
-                                              environment: environment.merging(["CDNS_DNS_THREADS": "2"]) { $1 })
+                                              environment: environment.merging(["CDNS_DNS_THREADS": "2"]) { $1 }, harnessDefaults: false)
             defer { server.process.stop() }
             let deadline = Date().addingTimeInterval(20)
             var seen = threads(server.process.pid)

@@ -8,7 +8,16 @@ final class ManagedProcess: @unchecked Sendable {
     let name: String
     let outputPath: String
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: TemporaryDirectory) throws {
+    /// What every `cdnsd` a test starts gets unless the test says otherwise:
+    /// background threads at nice 0. Tests run side by side on a shared
+    /// machine, where a nice-19 thread (a bcrypt check, a zone reload) next to
+    /// two busy cores gets about 1.5 % of one and a few-second wait fails;
+    /// `DaemonTests.backgroundNice` checks the real default.
+    static let cdnsdDefaults = ["CDNS_DNS_BACKGROUND_NICE": "0"]
+
+    /// Starts `executable`; `cdnsd` gets ``cdnsdDefaults`` under `environment`
+    /// unless `harnessDefaults` is false.
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], harnessDefaults: Bool = true, directory: TemporaryDirectory) throws {
         name = URL(fileURLWithPath: executable).lastPathComponent
         outputPath = directory.url.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(4)).log").path
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
@@ -18,6 +27,9 @@ final class ManagedProcess: @unchecked Sendable {
         // The harness's own CDNS_* variables (CDNS_REQUIRE_INTEGRATION, CDNS_TEST_*…)
         // are not the program's configuration: cdnsd refuses unknown ones.
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CDNS_") }.merging(environment) { $1 }
+        if harnessDefaults && executable == Programs.cdnsd {
+            process.environment = process.environment?.merging(Self.cdnsdDefaults) { program, _ in program }
+        }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice

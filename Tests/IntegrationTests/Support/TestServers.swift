@@ -66,14 +66,15 @@ struct CDNSServer {
 
     /// Starts `cdnsd serve --config FILE` on a free loopback port (set through
     /// CDNS_DNS_LISTEN) and waits until `zone` answers.
-    static func start(toml: String?, zone: DNSName, in directory: TemporaryDirectory, arguments: [String]? = nil, environment: [String: String] = [:]) throws -> CDNSServer {
+    static func start(toml: String?, zone: DNSName, in directory: TemporaryDirectory, arguments: [String]? = nil, environment: [String: String] = [:],
+                      harnessDefaults: Bool = true) throws -> CDNSServer {
         let port = try TestDNSClient.freePort()
         let apiPort = try TestDNSClient.freePort()
         var args = ["serve"]
         if let toml { args += ["--config", try directory.file("cdnsd-\(port).toml", toml)] }
         var env = ["CDNS_DNS_LISTEN": "127.0.0.1:\(port)", "CDNS_API_LISTEN": "127.0.0.1:\(apiPort)", "CDNS_STORAGE_ENGINE": "memory"]
         env.merge(environment) { $1 }
-        let process = try ManagedProcess(Programs.cdnsd, arguments ?? args, environment: env, directory: directory)
+        let process = try ManagedProcess(Programs.cdnsd, arguments ?? args, environment: env, harnessDefaults: harnessDefaults, directory: directory)
         do {
             try TestDNSClient.waitUntilServing(port: port, zone: zone, process: process)
         } catch {
