@@ -61,7 +61,7 @@ struct StoreSetup {
         let view = store.view()
         logger.info("store open", metadata: [
             "zones": "\(view.zones.count)", "records": "\(view.recordCount)", "challenges": "\(view.challenges.count)",
-            "accounts": "\(view.accounts.count)", "took": "\(opening.duration(to: .now).formatted(.units(allowed: [.milliseconds])))",
+            "accounts": "\(view.accounts.count)", "took": "\(Int(opening.duration(to: .now) / .milliseconds(1))) ms",
         ])
         // Loading and reconciling leave much freed heap behind (parsed rows,
         // the change set of a first start): give it back to the system.
