@@ -223,11 +223,17 @@ struct LimitsTests {
         try await harness.run { client in
             let port = try #require(client.port)
             // The test client holds a connection of its own: three more fill the table.
-            // Spaced out, so that the server admits them in this order even when loaded.
+            // Each is answered once before the next connects, so that they have waited
+            // for their next request in this order however late the server admitted
+            // them (under load, accepts spread over event loops can be set up out of order).
             var held: [RawConnection] = []
             for _ in 0..<3 {
-                held.append(try RawConnection(port: port))
-                try await Task.sleep(for: .milliseconds(500))
+                let connection = try RawConnection(port: port)
+                #expect(connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+                let reply = connection.reply(timeout: .seconds(20))
+                #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
+                held.append(connection)
+                try await Task.sleep(for: .milliseconds(100))
             }
             // Two newcomers (the test client may hold a connection of its own, the oldest).
             var fresh: [RawConnection] = []
@@ -277,13 +283,19 @@ final class RawConnection: @unchecked Sendable {  // one test uses each, one cal
     }
 
     /// Whether the server closed the connection (EOF or reset) within
-    /// `timeout`. It blocks: the suite runs `.blocking`.
+    /// `timeout`; bytes that arrive first (the rest of a reply, an error
+    /// response) are read and dropped. It blocks: the suite runs `.blocking`.
     func closed(within timeout: Duration) -> Bool {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&poller, 1, milliseconds) > 0 else { return false }
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_PEEK)) <= 0
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { return false }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            guard poll(&poller, 1, max(1, milliseconds)) > 0 else { return false }
+            if recv(fd, &buffer, buffer.count, 0) <= 0 { return true }
+        }
     }
 
     /// What arrives within `timeout`, as text. It blocks: the suite runs `.blocking`.
