@@ -239,9 +239,7 @@ public actor ZoneRecordStore: RecordStore {
                 }
             }
             if kept < seeded.count {
-                var present = Set<StoreState.Record>()
-                for (_, list) in view.state.records { for entry in list where entry.fromConfiguration && seeded.contains(entry) { present.insert(entry) } }
-                for record in seeds where !present.contains(StoreState.Record(record: record, fromConfiguration: true)) {
+                for record in seeds where !(view.state.records[record.name]?.contains(StoreState.Record(record: record, fromConfiguration: true)) ?? false) {
                     operations.append(.put(.record(record, fromConfiguration: true)))
                 }
             }
