@@ -16,8 +16,9 @@
 # counter compiled here, read before and after a fixed number of queries);
 # with PROFILE=1 a `perf record -g` of cdnsd under UDP load on one core.
 #
-# cdnsd is built as Examples/Containerfile ships it (release, with
-# --static-swift-stdlib), in .build-static so that it does not rebuild .build.
+# cdnsd is built as Examples/Containerfile ships it (Scripts/build-release.sh:
+# release, --static-swift-stdlib, laid out by Scripts/cdnsd.order), in
+# .build-static so that it does not rebuild .build.
 # CDNSD=path uses that binary instead of building (e.g. to measure an older build).
 # PARTS="throughput memory allocations" (the default) picks what runs.
 set -euo pipefail
@@ -39,9 +40,7 @@ for pair in dnsperf:dnsperf knot:knotd bind9-dnsutils:dig gcc:cc; do
 done
 
 if [ -z "${CDNSD:-}" ]; then
-    shipped=(-c release --static-swift-stdlib --scratch-path "$PWD/.build-static")
-    swift build "${shipped[@]}" --product cdnsd 2>&1 | grep -E "error" || true
-    CDNSD="$(swift build "${shipped[@]}" --show-bin-path)/cdnsd"
+    CDNSD="$(Scripts/build-release.sh --scratch-path "$PWD/.build-static" 2> >(grep -E "error" >&2 || true) | tail -1)"
 fi
 cdnsd="$CDNSD"
 

@@ -25,8 +25,9 @@ enum Programs {
         return found
     }
 
-    /// The cdnsd binary built beside this test bundle.
-    static var cdnsd: String { built("cdnsd") }
+    /// The cdnsd binary built beside this test bundle, or the one `CDNS_TEST_CDNSD` names
+    /// (to run the suite against the shipped build of Scripts/build-release.sh).
+    static var cdnsd: String { ProcessInfo.processInfo.environment["CDNS_TEST_CDNSD"] ?? built("cdnsd") }
 
     /// An executable of this package, built beside this test bundle.
     static func built(_ product: String) -> String {
