@@ -247,6 +247,15 @@ startup cdnsd-100k "$p" www.svc.test "$work" "$cdnsd" serve --config "$work/larg
 c_ms=$started_ms; c_rss=$started_rss; stop "$started_pid"
 printf '  %-34s knotd %5s ms %7s MB   cdnsd %5s ms %7s MB   (first start, storing the records: %s ms, %s MB)\n' \
     "100,000 records (cdnsd: SQLite)" "$k_ms" "$k_rss" "$c_ms" "$c_rss" "$c1_ms" "$c1_rss"
+# How much of the link order still names functions of this binary (Scripts/update-symbol-order.sh
+# renews it; a stale order shows here first, as a growing idle RSS after).
+python3 - "$cdnsd" Scripts/cdnsd.order <<'PY'
+import subprocess, sys
+binary, order = sys.argv[1:]
+defined = set(subprocess.run(["nm", "--defined-only", "--format=just-symbols", binary], capture_output=True, text=True).stdout.split())
+wanted = [line.strip() for line in open(order) if line.strip() and not line.startswith("#")]
+print(f"  link order: {sum(name in defined for name in wanted):,} of the {len(wanted):,} functions in {order} are in this binary")
+PY
 fi
 
 if [[ $parts == *" allocations "* ]]; then
