@@ -11,9 +11,9 @@
 # the acme-dns API (/health, /register, /update, /metrics) and a clean shutdown. Every
 # function callgrind saw in cdnsd's own binary, in the order it lists them, becomes the order.
 # Run it after changes that move the daemon's start-up or query path; a stale order only costs
-# memory, never correctness. The order of the names matters too, and callgrind's listing follows
-# the layout of the binary it ran: the committed order idles at 21.7 MB, a recording made from a
-# binary linked with it at 23.1 MB, the same names sorted at 23.3 MB. So compare
+# memory, never correctness. The order of the names matters too (the committed order idles at
+# 21.7 MB, the same names sorted at 23.0-23.3 MB), and callgrind's listing follows the layout of
+# the binary it ran, so a new recording can come out worse: compare
 # `PARTS=memory Benchmarks/dns-throughput.sh` with the old and the new order before keeping one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
