@@ -17,10 +17,12 @@ import time
 import urllib.request
 
 
-def query(name, qtype, qid=1):
-    header = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+def query(name, qtype, qid=1, edns=False):
+    """A query with RD set; with `edns`, an OPT record offering 1232-byte UDP replies."""
+    header = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
     labels = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split("."))
-    return header + labels + b"\0" + struct.pack(">HH", qtype, 1)
+    opt = b"\0" + struct.pack(">HHIH", 41, 1232, 0, 0) if edns else b""
+    return header + labels + b"\0" + struct.pack(">HH", qtype, 1) + opt
 
 
 def txt_values(reply):

@@ -36,23 +36,19 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
     --compress-strings=no --compress-pos=no --demangle=no "$work/cdnsd") >"$work/cdnsd.log" 2>&1 &
 pid=$!
 python3 - "$port" <<'PY'
-import json, socket, struct, sys, time, urllib.request
+import json, socket, sys, time, urllib.request
+sys.path.insert(0, "Benchmarks")
+from store_probe import ask, ask_tcp, query as message
 port = int(sys.argv[1]); api = f"http://127.0.0.1:{port + 1}"
-def query(name, qtype, tcp=False, edns=True):
-    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p)
-    opt = b"\0" + struct.pack(">HHIH", 41, 1232, 0, 0) if edns else b""
-    message = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 1 if edns else 0) + labels + b"\0" + struct.pack(">HH", qtype, 1) + opt
-    if tcp:
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-            s.sendall(struct.pack(">H", len(message)) + message)
-            length = struct.unpack(">H", s.recv(2))[0]
-            return s.recv(length)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(30); s.sendto(message, ("127.0.0.1", port)); return s.recv(4096)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def query(name, qtype, tcp=False, edns=True, timeout=30):
+    request = message(name, qtype, edns=edns)
+    reply = ask_tcp(port, request, timeout) if tcp else ask(udp, port, request, timeout)
+    if reply is None: raise OSError(f"no answer to {name} {qtype}")
 deadline = time.time() + 300
 while True:
     try:
-        query("www.demo.test", 1); break
+        query("www.demo.test", 1, timeout=1); break
     except OSError:
         if time.time() > deadline: sys.exit("cdnsd did not answer under valgrind within 300 s")
         time.sleep(0.5)

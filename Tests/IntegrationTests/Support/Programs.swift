@@ -26,7 +26,8 @@ enum Programs {
     }
 
     /// The cdnsd binary built beside this test bundle, or the one `CDNS_TEST_CDNSD` names
-    /// (to run the suite against the shipped build of Scripts/build-release.sh).
+    /// (to run the suite against the shipped build of Scripts/build-release.sh). The recipe
+    /// tests put its directory on PATH and call it by name, so the file must be named cdnsd.
     static var cdnsd: String { ProcessInfo.processInfo.environment["CDNS_TEST_CDNSD"] ?? built("cdnsd") }
 
     /// An executable of this package, built beside this test bundle.
