@@ -29,16 +29,16 @@ public final class PrivateKey: @unchecked Sendable {
     public init(pem: String) throws(ACMEError) {
         let bytes = Array(pem.utf8)
         guard let read = cdns_key_from_pem(bytes, bytes.count) else { throw Self.failure("reading a PEM private key") }
-        guard [EVP_PKEY_EC, EVP_PKEY_RSA].contains(cdns_key_type(read)) else {
-            EVP_PKEY_free(read)
+        guard cdns_key_kind(read) != CDNS_KEY_OTHER else {
+            cdns_key_free(read)
             throw ACMEError(.crypto, "only EC P-256 and RSA keys are supported")
         }
         key = read
     }
 
-    deinit { EVP_PKEY_free(key) }
+    deinit { cdns_key_free(key) }
 
-    var isEC: Bool { cdns_key_type(key) == EVP_PKEY_EC }
+    var isEC: Bool { cdns_key_kind(key) == CDNS_KEY_EC }
 
     /// Unencrypted PKCS#8 PEM; store it at mode 0600.
     public var pem: String {

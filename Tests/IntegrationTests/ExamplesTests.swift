@@ -104,6 +104,11 @@ struct ExamplesTests {
             if ["libc6", "libgcc-s1"].contains(package) { continue }  // in every Debian image
             #expect(install.split(separator: " ").contains { $0 == package }, "\(fields[2]) comes from \(package), which the runtime stage does not install")
         }
+        // libcrypto.so.3 is opened when first needed (COpenSSL's LibCrypto.c), so ldd does not list it.
+        let libcrypto = try ManagedProcess.run("/usr/bin/dpkg", ["-S", "libcrypto.so.3"])
+        let libcryptoPackage = libcrypto.output.split(separator: "\n").first { $0.hasSuffix("/libcrypto.so.3") }?.split(separator: ":").first.map(String.init)
+        #expect(libcryptoPackage.map { package in install.split(separator: " ").contains { $0 == package } } == true,
+                "libcrypto.so.3 comes from \(libcryptoPackage ?? "no package"), which the runtime stage does not install")
         // The ENV the image sets is accepted by cdnsd with the configuration it copies.
         var environment: [String: String] = [:]
         if let env = runtime.first(where: { $0.hasPrefix("ENV ") }) {

@@ -165,6 +165,23 @@ struct UpdateKeysAndRecordsTests {
         return reply.answers.filter { $0.type == .a }.map { "\($0.data)" }
     }
 
+    @Test("libcrypto is mapped only once a TSIG-signed message needs an HMAC, and then verifies it")
+    func libcryptoLoadsOnFirstUse() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var server = try UpdateTests.Server(in: directory)
+        defer { server.cdnsd.stop() }
+        let pid = try #require(server.cdnsd.process).pid
+        func mapsLibcrypto() throws -> Bool {
+            try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8).contains("libcrypto.so")
+        }
+        #expect(try Self.addresses("www.svc.test.", port: server.cdnsd.dnsPort).isEmpty == false)
+        #expect(try !mapsLibcrypto(), "a daemon that has verified nothing maps libcrypto")
+        // addKey returns once a query signed with the new key is answered NOERROR, which takes an HMAC.
+        try await server.addKey("lazy-load", ["--allow", "*.svc.test"])
+        #expect(try mapsLibcrypto())
+    }
+
     @Test("[[tsig]] keys with the secret in a file (base64 or a BIND key clause) or the environment sign UPDATEs; check-config validates them")
     func staticKeys() async throws {
         let directory = try TemporaryDirectory()
