@@ -200,8 +200,12 @@ private final class RateTable: @unchecked Sendable {
         var size = 1
         while size < max(configuration.tableSize, 1) && size < 1 << 24 { size <<= 1 }
         mask = size - 1
-        buckets = .allocate(capacity: size)
-        for index in 0..<size { (buckets + index).initialize(to: Atomic(0)) }
+        // calloc: a zero word is an empty bucket, and pages nobody hashed to
+        // are never touched (the default table is 512 kB).
+        guard let zeroed = calloc(size, MemoryLayout<Atomic<UInt64>>.stride) else {
+            fatalError("no memory for \(size) rate-limit buckets")
+        }
+        buckets = zeroed.bindMemory(to: Atomic<UInt64>.self, capacity: size)
         rate = UInt64(min(configuration.rate, 0xFF_FFFF))
         slip = UInt64(min(max(configuration.slip, 0), 255))
         seed = UInt64.random(in: 1...UInt64.max)
@@ -224,8 +228,7 @@ private final class RateTable: @unchecked Sendable {
     }
 
     deinit {
-        buckets.deinitialize(count: mask + 1)
-        buckets.deallocate()
+        free(buckets)
     }
 
     static func mask32(_ length: Int) -> UInt32 {
