@@ -25,7 +25,7 @@ struct PostgresTLSTests {
         init(bin: String) throws {
             self.bin = bin
             directory = NSTemporaryDirectory() + "cdnsd-pg-tls-\(UUID().uuidString.prefix(8))"
-            port = Int.random(in: 40000...49000)
+            port = Int(try LoopbackPort.free())
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let d = directory
             try Self.sh("""

@@ -1,6 +1,6 @@
+import CDNSTestSupport
 import DNSWire
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -113,32 +113,8 @@ enum TestDNSClient {
         return reply.answers.compactMap { record in if case .txt(let txt) = record.data { txt.joinedText } else { nil } }
     }
 
-    /// A loopback port free for both UDP and TCP right now.
-    /// Ports already handed out in this test process.
-    private static let handedOut = Mutex<Set<UInt16>>([])
-
-    /// A loopback port free for UDP and TCP, below the kernel's ephemeral
-    /// range (32768-60999), so that no outgoing connection of a parallel
-    /// test (curl, pebble, PostgreSQL clients) takes it between this check
-    /// and the server binding it, and never the same port twice per process.
-    static func freePort() throws -> UInt16 {
-        for _ in 0..<200 {
-            let port = UInt16.random(in: 10_000...32_000)
-            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
-            let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var target = address("127.0.0.1", port)
-            let free = withUnsafePointer(to: &target) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
-            }
-            close(udp)
-            close(tcp)
-            if free { return port }
-        }
-        throw TestSetupError("no free loopback port")
-    }
+    /// A loopback port free for UDP and TCP (`LoopbackPort.free()`).
+    static func freePort() throws -> UInt16 { try LoopbackPort.free() }
 
     /// Waits until a server on `port` answers an SOA query for `zone` over UDP and TCP.
     static func waitUntilServing(port: UInt16, zone: DNSName, process: ManagedProcess? = nil, timeout: Double = 20) throws {
