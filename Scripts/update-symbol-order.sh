@@ -11,8 +11,8 @@
 # the acme-dns API (/health, /register, /update, /metrics) and a clean shutdown. Every
 # function callgrind saw in cdnsd's own binary, in the order it lists them, becomes the order.
 # Run it after changes that move the daemon's start-up or query path; a stale order only costs
-# memory, never correctness. The order of the names matters too (the committed order idles at
-# 21.7 MB, the same names sorted at 23.0-23.3 MB), and callgrind's listing follows the layout of
+# memory, never correctness. The order of the names matters too (on 2026-12-07 a recorded order
+# idled at 21.7 MB, the same names sorted at 23.0-23.3 MB), and callgrind's listing follows the layout of
 # the binary it ran, so a new recording can come out worse: compare
 # `PARTS=memory Benchmarks/dns-throughput.sh` with the old and the new order before keeping one.
 set -euo pipefail
