@@ -13,7 +13,10 @@ public struct CertificateInfo: Sendable, Equatable {
     public init(pem: String) throws(ACMEError) {
         var info = cdns_certificate_info()
         let bytes = Array(pem.utf8)
-        guard cdns_certificate_info_from_pem(bytes, bytes.count, &info) == 1 else { throw ACMEError(.crypto, "not a PEM certificate") }
+        guard cdns_certificate_info_from_pem(bytes, bytes.count, &info) == 1 else {
+            if let reason = cdns_crypto_load_error() { throw ACMEError(.crypto, String(cString: reason)) }
+            throw ACMEError(.crypto, "not a PEM certificate")
+        }
         notBefore = Date(timeIntervalSince1970: TimeInterval(info.not_before))
         notAfter = Date(timeIntervalSince1970: TimeInterval(info.not_after))
         var serialBytes = withUnsafeBytes(of: info.serial) { Array($0.prefix(Int(info.serial_length))) }

@@ -1,5 +1,6 @@
 import ACMEClient
 import ChallengeAPI
+import DNSServer
 import DNSWire
 import Foundation
 
@@ -10,6 +11,7 @@ import Foundation
 extension CDNSConfiguration {
     public func checkForServe() throws(ConfigurationError) {
         try checkStorage()
+        try checkCrypto()
         guard api.listen != nil else { return }
         switch api.tls {
         case .none: break
@@ -25,6 +27,15 @@ extension CDNSConfiguration {
             }
             try checkACME()
         }
+    }
+
+    /// `[[tsig]]` keys and `tls = "acme"` need OpenSSL's libcrypto, which
+    /// cdnsd opens on first use: a missing one is reported here, not at the
+    /// first signed message or renewal.
+    func checkCrypto() throws(ConfigurationError) {
+        let key: String? = !tsigKeys.isEmpty ? "tsig" : api.listen != nil && api.tls == .acme ? "api.tls" : nil
+        guard let key, let reason = TSIGAlgorithm.unavailableReason else { return }
+        throw ConfigurationError(source: source, key: key, reason: reason)
     }
 
     /// `[storage]`: a PostgreSQL URL for engine postgres.

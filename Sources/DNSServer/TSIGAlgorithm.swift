@@ -65,7 +65,13 @@ public enum TSIGAlgorithm: Int, Sendable, CaseIterable, CustomStringConvertible 
     /// MD5 and SHA-1 are accepted for old clients only.
     public var isWeak: Bool { self == .hmacMD5 || self == .hmacSHA1 }
 
-    /// HMAC of `data` under `secret`.
+    /// Why no MAC can be computed: libcrypto.so.3, which COpenSSL opens on
+    /// first use, could not be loaded. Nil when it is loaded (this loads it).
+    public static var unavailableReason: String? {
+        cdns_crypto_load_error().map { String(cString: $0) }
+    }
+
+    /// HMAC of `data` under `secret`; empty when libcrypto is unavailable.
     public func mac(secret: [UInt8], data: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: 64)
         let length = secret.withUnsafeBufferPointer { key in

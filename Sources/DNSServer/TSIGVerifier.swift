@@ -121,6 +121,9 @@ public final class TSIGVerifier: Sendable {
         // §5.2.2: the MAC, over as many bytes as the signer kept.
         let message = TSIGDigest.unsigned(bytes, tsigOffset: signed.offset, originalID: record.originalID)
         let expected = algorithm.mac(secret: credential.secret, data: message + TSIGDigest.variables(keyName: signed.keyName, record: record, timersOnly: false))
+        guard !expected.isEmpty else {
+            return failure(.badSig, "cannot compute an HMAC: \(TSIGAlgorithm.unavailableReason ?? "OpenSSL failed")")
+        }
         guard constantTimeEqual(Array(expected.prefix(record.mac.count)), record.mac[...]) else {
             return failure(.badSig, "MAC does not verify")
         }

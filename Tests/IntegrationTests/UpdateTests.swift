@@ -182,6 +182,39 @@ struct UpdateKeysAndRecordsTests {
         #expect(try mapsLibcrypto())
     }
 
+    @Test("without a loadable libcrypto, check-config and serve refuse [[tsig]] keys, naming libcrypto.so.3; a configuration without keys still passes",
+          .enabled(if: Programs.runnable("unshare") && getuid() == 0))
+    func missingLibcrypto() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let library = try #require(["/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "/usr/lib/aarch64-linux-gnu/libcrypto.so.3"].first {
+            FileManager.default.fileExists(atPath: $0)
+        })
+        _ = try directory.file("plain.key", Base64.encode(Array(repeating: 0x11, count: 32)) + "\n")
+        var cdnsd = try ChallengeDaemon(in: directory)
+        /// `cdnsd ARGS --config …` in a mount namespace of its own where libcrypto.so.3 is an empty file.
+        func withoutLibcrypto(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            _ = try directory.file("cdnsd.toml", cdnsd.toml(svc: [], other: []))
+            let command = ([Programs.cdnsd] + arguments + ["--config", cdnsd.configurationPath]).map { "'\($0)'" }.joined(separator: " ")
+            return try ManagedProcess.run(try Programs.require("unshare"), [
+                "--mount", "--propagation", "private", "sh", "-c", "mount --bind /dev/null \(library) && exec \(command)",
+            ])
+        }
+        #expect(try withoutLibcrypto(["check-config"]).status == 0)
+        cdnsd.sections = """
+            [[tsig]]
+            name = "plain"
+            secret_file = "plain.key"
+            allow = ["svc.test"]
+            """
+        for arguments in [["check-config"], ["serve"]] {
+            let refused = try withoutLibcrypto(arguments)
+            #expect(refused.status != 0, "\(arguments): \(refused.output)")
+            #expect(refused.output.contains("tsig") && refused.output.contains("libcrypto.so.3"), "\(arguments): \(refused.output)")
+        }
+        #expect(try cdnsd.command(["check-config"]).status == 0, "the same configuration passes where libcrypto loads")
+    }
+
     @Test("[[tsig]] keys with the secret in a file (base64 or a BIND key clause) or the environment sign UPDATEs; check-config validates them")
     func staticKeys() async throws {
         let directory = try TemporaryDirectory()

@@ -1,6 +1,6 @@
 // What ACMEClient (keys, JWS signatures, CSRs, certificate facts) and DNSServer (TSIG HMACs)
 // need from OpenSSL 3, as plain C functions over bytes. The system's libcrypto.so.3 is loaded
-// the first time one of them runs (CryptoLoader.c), so a daemon that never signs, verifies or
+// the first time one of them runs (LibCrypto.c), so a daemon that never signs, verifies or
 // issues anything does not map it. Types stay opaque here: Swift sees OpaquePointer.
 #ifndef CDNS_OPENSSL_H
 #define CDNS_OPENSSL_H
