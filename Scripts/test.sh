@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 # program (or file) is missing.
 requirements=(
     libsqlite3-dev:/usr/include/sqlite3.h
+    libssl-dev:/usr/include/openssl/evp.h
     postgresql:/usr/lib/postgresql
     postgresql-client:psql
     sqlite3:sqlite3

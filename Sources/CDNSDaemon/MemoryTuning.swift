@@ -25,7 +25,7 @@ public enum MemoryTuning {
     /// lines are stamped by libc and keep the local time. Call first thing
     /// in `main`.
     public static func useUTCTimeZone() {
-        NSTimeZone.default = TimeZone(secondsFromGMT: 0) ?? .gmt
+        NSTimeZone.default = .gmt
     }
 
     /// Hands freed heap pages back to the system (after loading the store).
