@@ -32,7 +32,7 @@ cores=$(nproc)
 probe="python3 $PWD/Benchmarks/store_probe.py"
 parts=" ${PARTS:-throughput memory allocations} "
 
-for pair in dnsperf:dnsperf knot:knotd bind9-dnsutils:dig gcc:cc; do
+for pair in dnsperf:dnsperf knot:knotd bind9-dnsutils:dig gcc:cc time:/usr/bin/time; do
     command -v "${pair#*:}" >/dev/null 2>&1 || {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pair%%:*}" >/dev/null
@@ -142,12 +142,15 @@ rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # user + system CPU of every thread
 hz=$(getconf CLK_TCK)
 
-measure() {  # LOADCORES MODE PORT SERVERPID -> "q/s server-CPU-%"
-    local before qps
+# The third figure is dnsperf's own context switches (voluntary and not) per
+# 100 answers: what a server's way of answering costs its client.
+measure() {  # LOADCORES MODE PORT SERVERPID -> "q/s server-CPU-% dnsperf-switches"
+    local before out
     before=$(ticks "$4")
-    qps=$(taskset -c "$1" dnsperf -s 127.0.0.1 -p "$3" -m "$2" -d "$work/queries.txt" -l "$seconds" -c 4 -q 200 -T 1 -t 5 2>&1 \
-        | tee -a "$work/dnsperf.log" | awk '/Queries per second:/ { print $4 }')
-    echo "$qps $(( ($(ticks "$4") - before) * 100 / hz / seconds ))"
+    out=$(taskset -c "$1" /usr/bin/time -f 'context switches: %w %c' \
+        dnsperf -s 127.0.0.1 -p "$3" -m "$2" -d "$work/queries.txt" -l "$seconds" -c 4 -q 200 -T 1 -t 5 2>&1 | tee -a "$work/dnsperf.log")
+    echo "$(awk '/Queries per second:/ { print $4 }' <<<"$out") $(( ($(ticks "$4") - before) * 100 / hz / seconds ))" \
+        "$(awk '/Queries completed:/ { n = $3 } /context switches:/ { s = $3 + $4 } END { printf "%.1f", n ? s * 100 / n : 0 }' <<<"$out")"
 }
 
 echo "cdnsd $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($cdnsd), knotd $(knotd -V | awk '{print $NF}'), $cores cores, ${seconds}s per dnsperf run, $rounds rounds"
@@ -179,11 +182,13 @@ for count in "${core_counts[@]}"; do
 import sys
 count, placement, *series = sys.argv[1:]
 parsed = [[tuple(float(x) for x in run.split()) for run in s.split(";") if run] for s in series]
-means = [(sum(q for q, _ in runs) / len(runs), sum(c for _, c in runs) / len(runs)) for runs in parsed]
+means = [(sum(q for q, _, _ in runs) / len(runs), sum(c for _, c, _ in runs) / len(runs)) for runs in parsed]
 (ku, kuc), (cu, cuc), (kt, ktc), (ct, ctc) = means
 print(f"{count:<5} {placement:<26} {ku:9.0f} {kuc:4.0f} {cu:9.0f} {cuc:4.0f} {cu / ku:6.2f}   {kt:9.0f} {ktc:4.0f} {ct:9.0f} {ctc:4.0f} {ct / kt:6.2f}")
 for name, runs in zip(["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"], parsed):
-    print(f"      {name}: " + "  ".join(f"{q:.0f} ({c:.0f}%)" for q, c in runs))
+    print(f"      {name}: " + "  ".join(f"{q:.0f} ({c:.0f}%)" for q, c, _ in runs))
+print("      dnsperf context switches per 100 answers: " + ", ".join(
+    f"{name} {sum(s for _, _, s in runs) / len(runs):.1f}" for name, runs in zip(["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"], parsed)))
 print(f"      per CPU-second, cdnsd/knotd: UDP {(cu / cuc) / (ku / kuc):.2f}, TCP {(ct / ctc) / (kt / ktc):.2f}" if min(kuc, cuc, ktc, ctc) > 0 else "")
 PY
 done

@@ -111,6 +111,15 @@ final class UDPWorker: @unchecked Sendable {
     /// `sched_yield`) before the thread blocks; batches of 64 and DF
     /// (IP_PMTUDISC_OMIT) gained nothing.
     static let pollsBeforeSleep = 50
+    /// Further polls (each after a `sched_yield`) that may top up a batch
+    /// which a receive filled only in part, ending early once
+    /// `quietPollsEndingTopUp` in a row found nothing. Under load this
+    /// answers in bursts of about 30 instead of 4, so a client reading the
+    /// answers sleeps and wakes a few times less per query (dnsperf on one
+    /// core: 40 % fewer context switches, about 1.05x -> 1.1x knotd's q/s);
+    /// a lone query waits only the quiet polls, a few microseconds.
+    static let topUpPolls = 100
+    static let quietPollsEndingTopUp = 5
 
     let socket: UDPSocket
     private let snapshots: UDPSnapshotSource
@@ -225,6 +234,22 @@ final class UDPWorker: @unchecked Sendable {
             }
             // Interrupted, timed out, or woken by stop().
             guard count > 0 else { continue }
+            // Top the batch up while datagrams keep arriving.
+            var topUps = 0
+            var quiet = 0
+            while count < batch && topUps < Self.topUpPolls && quiet < Self.quietPollsEndingTopUp {
+                sched_yield()
+                topUps += 1
+                let filled = Int(count)
+                for index in filled..<batch { received[index].msg_hdr.msg_namelen = peerSize }
+                let more = cdns_recvmmsg(fd, received + filled, UInt32(batch - filled), Int32(MSG_DONTWAIT))
+                if more > 0 {
+                    count += more
+                    quiet = 0
+                } else {
+                    quiet += 1
+                }
+            }
             // After the receive: a snapshot published before these datagrams
             // arrived is the one that answers them.
             let latest = snapshots.version

@@ -128,10 +128,7 @@ struct UDPFastPathTests {
         defer { close(fd) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var address = loopback(port: port)
         let sent = query.withUnsafeBytes { bytes in
             withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -150,20 +147,79 @@ struct UDPFastPathTests {
         return try #require(socket.localAddress?.port)
     }
 
-    @Test("every thread answers a write as soon as it returns; a stopped listener leaves the port")
-    func writesAreVisibleAtOnceOnEveryThread() async throws {
-        let store = try await ZoneRecordStore(zones: [Self.zone])
-        let port = try Self.freePort()
+    /// A UDP-only listener with `threads` threads on a free loopback port, once it answers.
+    static func startListener(store: ZoneRecordStore, threads: Int) async throws -> (port: Int, running: Task<Void, any Error>) {
+        let port = try freePort()
         let listener = DNSListener(
-            configuration: DNSListenerConfiguration(addresses: [try SocketAddress(ipAddress: "127.0.0.1", port: port)], tcp: false, udpThreads: 3),
+            configuration: DNSListenerConfiguration(addresses: [try SocketAddress(ipAddress: "127.0.0.1", port: port)], tcp: false, udpThreads: threads),
             store: store, logger: Logger(label: "test"))
         let running = Task { try await listener.run() }
         var ready = false
         for _ in 0..<200 where !ready {
-            ready = Self.exchange(try Self.message("www.svc.test.", .a), port: port) != nil
+            ready = exchange(try message("www.svc.test.", .a), port: port) != nil
             if !ready { try await Task.sleep(for: .milliseconds(10)) }
         }
-        #expect(ready)
+        try #require(ready, "the listener never answered")
+        return (port, running)
+    }
+
+    /// 127.0.0.1:`port`.
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    @Test("a burst from many clients, topped up into batches, gets every answer back to its own sender")
+    func burstsReachTheirSenders() async throws {
+        let (port, running) = try await Self.startListener(store: try await ZoneRecordStore(zones: [Self.zone]), threads: 1)
+        defer { running.cancel() }
+        // 8 clients send 24 queries each without waiting: 192 datagrams, six batches' worth.
+        let clients = 8, perClient = 24
+        var address = Self.loopback(port: port)
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        for _ in 0..<clients {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            #expect(fd >= 0)
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            sockets.append(fd)
+        }
+        for query in 0..<perClient {
+            for (client, fd) in sockets.enumerated() {
+                let message = try Self.message(try DNSName("c\(client)-q\(query).apps.svc.test."), .a, id: UInt16(client * 256 + query))
+                let sent = message.withUnsafeBytes { bytes in
+                    withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                    }
+                }
+                #expect(sent == message.count)
+            }
+        }
+        for (client, fd) in sockets.enumerated() {
+            var seen = Set<UInt16>()
+            for _ in 0..<perClient {
+                var reply = [UInt8](repeating: 0, count: 2048)
+                let length = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard length > 0 else { break }
+                let message = try DNSMessage(decoding: Array(reply[..<length]))
+                let query = Int(message.header.id) - client * 256
+                #expect((0..<perClient).contains(query), "client \(client) got ID \(message.header.id)")
+                #expect(message.questions.first?.name == (try DNSName("c\(client)-q\(query).apps.svc.test.")))
+                #expect(message.header.rcode == .noError && message.answers.count == 1)
+                seen.insert(message.header.id)
+            }
+            #expect(seen.count == perClient, "client \(client) got \(seen.count) of \(perClient) answers")
+        }
+    }
+
+    @Test("every thread answers a write as soon as it returns; a stopped listener leaves the port")
+    func writesAreVisibleAtOnceOnEveryThread() async throws {
+        let store = try await ZoneRecordStore(zones: [Self.zone])
+        let (port, running) = try await Self.startListener(store: store, threads: 3)
         for index in 0..<20 {
             let query = try Self.message(try DNSName("new\(index).svc.test."), .a)
             // Cached as NXDOMAIN on whichever threads got it...
@@ -183,10 +239,7 @@ struct UDPFastPathTests {
         // No socket of the listener is left: a socket without SO_REUSEPORT binds the port.
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var address = Self.loopback(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
