@@ -214,26 +214,27 @@ final class UDPWorker: @unchecked Sendable {
         var version = snapshots.version
         var answerer = UDPAnswerer(snapshot: snapshots.snapshot, responder: responder, requestHandler: requestHandler, rateLimiter: rateLimiter, socket: socket)
         let fd = socket.fd
+        /// `recvmmsg` into the batch from slot `first` on, with each slot's
+        /// peer length reset (the kernel shortens it to the address it wrote).
+        func receive(from first: Int, _ flags: Int32) -> Int {
+            for index in first..<batch { received[index].msg_hdr.msg_namelen = peerSize }
+            return Int(cdns_recvmmsg(fd, received + first, UInt32(batch - first), flags))
+        }
         while !stopping.load(ordering: .relaxed) {
-            for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
             // Drain without sleeping first: under load the next datagram is
             // microseconds away, and a sleeping thread makes every client's
             // send pay for waking it (measured: 1.07x -> 1.10x knotd's q/s on
             // one core, the load generator being the bottleneck). Each poll
             // yields the core first, so that a runnable neighbour (a client
             // on the same core) is not kept waiting by it.
-            var count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
+            var count = receive(from: 0, Int32(MSG_DONTWAIT))
             var polls = 1
             while count <= 0 && polls < Self.pollsBeforeSleep && !stopping.load(ordering: .relaxed) {
                 sched_yield()
-                for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
-                count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_DONTWAIT))
+                count = receive(from: 0, Int32(MSG_DONTWAIT))
                 polls += 1
             }
-            if count <= 0 {
-                for index in 0..<batch { received[index].msg_hdr.msg_namelen = peerSize }
-                count = cdns_recvmmsg(fd, received, UInt32(batch), Int32(MSG_WAITFORONE))
-            }
+            if count <= 0 { count = receive(from: 0, Int32(MSG_WAITFORONE)) }
             // Interrupted, timed out, or woken by stop().
             guard count > 0 else { continue }
             // Top the batch up while datagrams keep arriving.
@@ -242,9 +243,7 @@ final class UDPWorker: @unchecked Sendable {
             while count < batch && topUps < Self.topUpPolls && quiet < Self.quietPollsEndingTopUp {
                 sched_yield()
                 topUps += 1
-                let filled = Int(count)
-                for index in filled..<batch { received[index].msg_hdr.msg_namelen = peerSize }
-                let more = cdns_recvmmsg(fd, received + filled, UInt32(batch - filled), Int32(MSG_DONTWAIT))
+                let more = receive(from: count, Int32(MSG_DONTWAIT))
                 if more > 0 {
                     count += more
                     quiet = 0
@@ -261,7 +260,7 @@ final class UDPWorker: @unchecked Sendable {
             }
             if rateLimiter.isEnabled { answerer.now = ResponseRateLimiter.now() }
             var ready = 0
-            for index in 0..<Int(count) {
+            for index in 0..<count {
                 let query = UnsafeRawBufferPointer(start: receiveArea + index * datagramSize, count: Int(received[index].msg_len))
                 let output = UnsafeMutableRawBufferPointer(start: replyArea + ready * replySize, count: replySize)
                 let peer = UnsafeRawBufferPointer(start: peers + index, count: Int(received[index].msg_hdr.msg_namelen))

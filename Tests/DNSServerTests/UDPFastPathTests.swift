@@ -128,13 +128,7 @@ struct UDPFastPathTests {
         defer { close(fd) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = loopback(port: port)
-        let sent = query.withUnsafeBytes { bytes in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        guard sent == query.count else { return nil }
+        guard send(query, from: fd, port: port) == query.count else { return nil }
         var reply = [UInt8](repeating: 0, count: 2048)
         let length = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         return length > 0 ? Array(reply[..<length]) : nil
@@ -163,6 +157,16 @@ struct UDPFastPathTests {
         return (port, running)
     }
 
+    /// `sendto` 127.0.0.1:`port`; the bytes sent, or -1.
+    static func send(_ message: [UInt8], from fd: Int32, port: Int) -> Int {
+        var address = loopback(port: port)
+        return message.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+    }
+
     /// 127.0.0.1:`port`.
     static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
@@ -178,7 +182,6 @@ struct UDPFastPathTests {
         defer { running.cancel() }
         // 8 clients send 24 queries each without waiting: 192 datagrams, six batches' worth.
         let clients = 8, perClient = 24
-        var address = Self.loopback(port: port)
         var sockets: [Int32] = []
         defer { sockets.forEach { close($0) } }
         for _ in 0..<clients {
@@ -191,12 +194,7 @@ struct UDPFastPathTests {
         for query in 0..<perClient {
             for (client, fd) in sockets.enumerated() {
                 let message = try Self.message(try DNSName("c\(client)-q\(query).apps.svc.test."), .a, id: UInt16(client * 256 + query))
-                let sent = message.withUnsafeBytes { bytes in
-                    withUnsafePointer(to: &address) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                    }
-                }
-                #expect(sent == message.count)
+                #expect(Self.send(message, from: fd, port: port) == message.count)
             }
         }
         for (client, fd) in sockets.enumerated() {
