@@ -2,13 +2,17 @@
 # cdnsd against knotd (issue 14), release build, in one run:
 #
 #   Benchmarks/dns-throughput.sh [SECONDS] [ROUNDS] [CORES...]
-#        (default 5 s per dnsperf run, 3 rounds, cores "1 2 all")
+#        (default 5 s per dnsperf run, 10 rounds, cores "1 2 all")
 #
 # For each core count N: both servers started with N workers (knotd
 # udp-workers/tcp-workers N, cdnsd [dns] threads N), pinned to cores 0..N-1;
 # dnsperf on the remaining cores, or on all cores when none remain (said so in
 # the output). Rounds alternate knotd UDP, cdnsd UDP, knotd TCP, cdnsd TCP;
-# the ratio is cdnsd's mean over knotd's mean. Query mix as Scripts/bench-dns.sh:
+# the ratio is cdnsd's mean over knotd's mean, with a 95 % interval from
+# resampling the rounds (a round of either server alone varies by about
+# +-15 % on a VM; ten rounds bring the ratio's run-to-run spread down to about
+# +-0.02, three left it at +-0.08). A core count given twice ("2" and "all" on
+# two cores) runs once. Query mix as Scripts/bench-dns.sh:
 # 30 % A hits, 20 % wildcard, 30 % TXT, 20 % NXDOMAIN.
 #
 # Then: idle RSS and exec-to-first-answer of both with the demo zone and with
@@ -24,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-5}"
-rounds="${2:-3}"
+rounds="${2:-10}"
 shift $(( $# > 2 ? 2 : $# )) || true
 core_counts=("${@:-1 2 all}")
 read -r -a core_counts <<<"${core_counts[*]}"
@@ -158,9 +162,12 @@ if [[ $parts == *" throughput "* ]]; then
 echo
 echo "q/s is the mean over the rounds; cpu is the server's CPU time over the run (100 = one core busy)."
 printf '%-5s %-26s %9s %4s %9s %4s %6s   %9s %4s %9s %4s %6s\n' cores placement "knotd UDP" cpu "cdnsd UDP" cpu ratio "knotd TCP" cpu "cdnsd TCP" cpu ratio
+measured=" "
 for count in "${core_counts[@]}"; do
     [ "$count" = all ] && count=$cores
     [ "$count" -gt "$cores" ] && continue
+    [[ $measured == *" $count "* ]] && continue
+    measured+="$count "
     server_cores="0-$((count - 1))"
     if [ "$count" -lt "$cores" ]; then load_cores="$count-$((cores - 1))"; placement="server $server_cores, load $load_cores"
     else load_cores="0-$((cores - 1))"; placement="server+load share $server_cores"; fi
@@ -179,12 +186,19 @@ for count in "${core_counts[@]}"; do
     done
     kill "$kpid" "$cpid"; wait "$kpid" "$cpid" 2>/dev/null || true
     python3 - "$count" "$placement" "${runs[knotd-udp]}" "${runs[cdnsd-udp]}" "${runs[knotd-tcp]}" "${runs[cdnsd-tcp]}" <<'PY'
-import sys
+import random, sys
 count, placement, *series = sys.argv[1:]
 parsed = [[tuple(float(x) for x in run.split()) for run in s.split(";") if run] for s in series]
 means = [(sum(q for q, _, _ in runs) / len(runs), sum(c for _, c, _ in runs) / len(runs)) for runs in parsed]
 (ku, kuc), (cu, cuc), (kt, ktc), (ct, ctc) = means
 print(f"{count:<5} {placement:<26} {ku:9.0f} {kuc:4.0f} {cu:9.0f} {cuc:4.0f} {cu / ku:6.2f}   {kt:9.0f} {ktc:4.0f} {ct:9.0f} {ctc:4.0f} {ct / kt:6.2f}")
+def interval(knot, cdns):
+    """95 % bootstrap interval of mean(cdns) / mean(knot), rounds resampled in pairs."""
+    rng, n = random.Random(14), len(knot)
+    ratios = sorted(sum(cdns[i][0] for i in picks) / sum(knot[i][0] for i in picks)
+                    for picks in ([rng.randrange(n) for _ in range(n)] for _ in range(2000)))
+    return f"{ratios[50]:.2f}-{ratios[1949]:.2f}"
+print(f"      95 % interval of the ratio: UDP {interval(parsed[0], parsed[1])}, TCP {interval(parsed[2], parsed[3])}")
 for name, runs in zip(["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"], parsed):
     print(f"      {name}: " + "  ".join(f"{q:.0f} ({c:.0f}%)" for q, c, _ in runs))
 print("      dnsperf context switches per 100 answers: " + ", ".join(
