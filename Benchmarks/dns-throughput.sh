@@ -199,10 +199,11 @@ def interval(knot, cdns):
                     for picks in ([rng.randrange(n) for _ in range(n)] for _ in range(2000)))
     return f"{ratios[50]:.2f}-{ratios[1949]:.2f}"
 print(f"      95 % interval of the ratio: UDP {interval(parsed[0], parsed[1])}, TCP {interval(parsed[2], parsed[3])}")
-for name, runs in zip(["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"], parsed):
+names = ["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"]
+for name, runs in zip(names, parsed):
     print(f"      {name}: " + "  ".join(f"{q:.0f} ({c:.0f}%)" for q, c, _ in runs))
 print("      dnsperf context switches per 100 answers: " + ", ".join(
-    f"{name} {sum(s for _, _, s in runs) / len(runs):.1f}" for name, runs in zip(["knotd UDP", "cdnsd UDP", "knotd TCP", "cdnsd TCP"], parsed)))
+    f"{name} {sum(s for _, _, s in runs) / len(runs):.1f}" for name, runs in zip(names, parsed)))
 print(f"      per CPU-second, cdnsd/knotd: UDP {(cu / cuc) / (ku / kuc):.2f}, TCP {(ct / ctc) / (kt / ktc):.2f}" if min(kuc, cuc, ktc, ctc) > 0 else "")
 PY
 done

@@ -116,8 +116,8 @@ final class UDPWorker: @unchecked Sendable {
     /// `quietPollsEndingTopUp` in a row found nothing. Under load this
     /// answers in bursts of about 30 instead of 4, so a client reading the
     /// answers sleeps and wakes about half as often (dnsperf on one core: 18
-    /// -> 10 context switches per 100 answers, 1.04-1.07x -> mean 1.12x
-    /// knotd's q/s); a lone query waits only the quiet polls, a few
+    /// -> 8-10 context switches per 100 answers, 1.04-1.07x -> 1.09-1.12x
+    /// knotd's q/s in ten-round runs); a lone query waits only the quiet polls, a few
     /// microseconds. Docs/performance.md, "Answering in bursts", has how
     /// both numbers were chosen.
     static let topUpPolls = 100

@@ -186,7 +186,7 @@ struct UDPFastPathTests {
         defer { sockets.forEach { close($0) } }
         for _ in 0..<clients {
             let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            #expect(fd >= 0)
+            try #require(fd >= 0)
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             sockets.append(fd)
