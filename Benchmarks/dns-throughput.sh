@@ -349,6 +349,6 @@ if [ "${PROFILE:-0}" = 1 ] && command -v perf >/dev/null; then
     perf record -g -o "$work/perf.data" -p "$pid" -- sleep "$seconds" >/dev/null 2>&1 || true
     wait "$load" || true
     stop "$pid"
-    top() { perf report -i "$work/perf.data" --no-children --sort "$1" -g none --stdio 2>/dev/null | awk '/^ +[0-9.]+%/ { $1 = $1; print "  " substr($0, 1, 110) }' | head -"$2"; }
+    top() { perf report -i "$work/perf.data" --no-children --sort "$1" -g none --stdio 2>/dev/null | awk -v n="$2" '/^ +[0-9.]+%/ && shown++ < n { $1 = $1; print "  " substr($0, 1, 110) }'; }
     top symbol 25
 fi
